@@ -1,0 +1,3 @@
+from kerascourse.cli import main
+
+raise SystemExit(main())

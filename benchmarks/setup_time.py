@@ -60,7 +60,9 @@ def main() -> None:
         results = {name: cold_install(name, work) for name in ("uv", "pip")}
     results["ratio_pip_over_uv"] = round(results["pip"]["seconds"] / results["uv"]["seconds"], 2)
     results["warm_make_setup_seconds"] = warm_make_setup()
-    results["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    results["machine"] = (
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
     results["measured"] = time.strftime("%Y-%m-%d")
     (RESULTS / "setup.json").write_text(json.dumps(results, indent=2) + "\n")
     md = [

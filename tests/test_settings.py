@@ -10,7 +10,9 @@ import pytest
 from kerascourse import settings
 
 
-@pytest.mark.parametrize(("value", "expected"), [("1", True), ("true", True), ("0", False), ("", False)])
+@pytest.mark.parametrize(
+    ("value", "expected"), [("1", True), ("true", True), ("0", False), ("", False)]
+)
 def test_fast_reads_environment(monkeypatch, value, expected):
     """Does KERASCOURSE_FAST turn FAST mode on only for truthy values?"""
     monkeypatch.setenv("KERASCOURSE_FAST", value)

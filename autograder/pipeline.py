@@ -49,6 +49,7 @@ from typing import Any
 
 from . import sandbox as sb
 from .collect import Submission, collect_submissions
+from .labspec import METRIC_NAMES
 from .store import ResultsStore
 
 #: The ordered grading steps of one submission (one source of truth; see module docstring).
@@ -693,9 +694,9 @@ NO_MODEL_ADVICE = (
 
 
 def budget_figures(trusted: dict[str, Any] | None) -> dict[str, Any]:
-    """Parameters, FLOPs, time ratio and accuracy from a trusted result (for reports)."""
+    """Parameters, FLOPs, time ratio and the quality metric from a trusted result."""
     figures = (trusted or {}).get("measurements") or {}
-    keys = ("params", "flops", "time_ratio", "accuracy")
+    keys = ("params", "flops", "time_ratio", *METRIC_NAMES)
     return {k: figures[k] for k in keys if figures.get(k) is not None}
 
 

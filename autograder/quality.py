@@ -24,11 +24,14 @@ from .results import ArchitectureError, CheckResult, GraderBugError, QualityErro
 
 __all__ = [
     "MAX_ARCHITECTURE_BYTES",
+    "METRICS",
     "accuracy",
     "check_quality",
     "mse",
     "predict_numpy",
+    "r2",
     "rebuild_model",
+    "submitted_optimizer",
     "train_with_seed",
 ]
 
@@ -355,6 +358,84 @@ def mse(model: Any, x: Any, y: Any, batch_size: int = 256, *, output: str | None
         msg = f"mse: predictions of shape {pred.shape} do not match targets {target.shape}."
         raise GraderBugError(msg)
     return float(np.mean((pred.reshape(target.shape) - target) ** 2))
+
+
+def r2(model: Any, x: Any, y: Any, batch_size: int = 256, *, output: str | None = None) -> float:
+    """Coefficient of determination, 1 - SS_res / SS_tot, computed by the grader with numpy.
+
+    Why R² for regression labs: unlike MSE it does not depend on the target's units or on
+    an affine rescaling of it, so one threshold holds for public and private data alike
+    (0 is "as good as predicting the mean", 1 is perfect).
+    """
+    pred = predict_numpy(model, x, batch_size, output=output).astype(np.float64)
+    target = np.asarray(y, dtype=np.float64)
+    if pred.size != target.size:
+        msg = f"r2: predictions of shape {pred.shape} do not match targets {target.shape}."
+        raise GraderBugError(msg)
+    target = target.reshape(-1)
+    residual = np.sum((pred.reshape(-1) - target) ** 2)
+    total = np.sum((target - target.mean()) ** 2)
+    return float(1.0 - residual / total) if total > 0 else float("nan")
+
+
+#: Metric name (``LabSpec.metric``) -> (grader function, higher is better).
+METRICS: dict[str, tuple[Any, bool]] = {
+    "accuracy": (accuracy, True),
+    "r2": (r2, True),
+    "mse": (mse, False),
+}
+
+
+def submitted_optimizer(
+    architecture_json: str | bytes,
+    allowed: tuple[str, ...],
+    learning_rates: tuple[float, float],
+) -> tuple[CheckResult, dict[str, Any] | None]:
+    """Read the optimizer a learner tuned from the export's ``compile_config``.
+
+    Only two facts are taken: the optimizer's class name (one of ``allowed``) and a plain
+    numeric learning rate inside ``learning_rates``; everything else in the config is
+    ignored, so nothing but a built-in optimizer with a number can come out of it.
+
+    Returns:
+        ``(result, optimizer_config)``: a passed result and ``{"class_name": ...,
+        "config": {"learning_rate": ...}}``, or a failed result (with the fix) and None.
+    """
+    lo, hi = learning_rates
+    wanted = f"a model compiled with one of {list(allowed)}, learning rate in [{lo:g}, {hi:g}]"
+    try:
+        node = json.loads(architecture_json)
+        compiled = node.get("compile_config") if isinstance(node, dict) else None
+    except ValueError:
+        compiled = None
+    optimizer = compiled.get("optimizer") if isinstance(compiled, dict) else None
+    if not isinstance(optimizer, dict):
+        advice = (
+            "Compile the model inside build_model(), e.g. model.compile(optimizer="
+            "keras.optimizers.Adam(learning_rate=1e-3), loss='mse'), before it is exported."
+        )
+        return CheckResult(
+            "optimizer", False, "the exported model was not compiled", wanted, advice
+        ), None
+    name = optimizer.get("class_name")
+    config = optimizer.get("config") if isinstance(optimizer.get("config"), dict) else {}
+    rate = config.get("learning_rate")
+    if name not in allowed:
+        advice = f"Use one of the built-in optimizers {list(allowed)}."
+        return CheckResult("optimizer", False, f"optimizer {name!r}", wanted, advice), None
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not lo <= rate <= hi:
+        plain = isinstance(rate, (int, float)) and not isinstance(rate, bool)
+        shown = f"{rate:g}" if plain else "a schedule or no number"
+        advice = (
+            f"Give {name} a plain learning rate between {lo:g} and {hi:g} "
+            "(learning-rate schedules are not graded here)."
+        )
+        return CheckResult(
+            "optimizer", False, f"{name} with learning rate {shown}", wanted, advice
+        ), None
+    rate = float(rate)
+    result = CheckResult("optimizer", True, f"{name} with learning rate {rate:.3g}", wanted, "")
+    return result, {"class_name": name, "config": {"learning_rate": rate}}
 
 
 def _plain_float(value: Any) -> float:

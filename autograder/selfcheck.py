@@ -26,9 +26,21 @@ from .labspec import get_lab
 from .results import ArchitectureError, CheckResult, GradingError
 from .trusted import Scorer
 
-__all__ = ["check", "lab01"]
+__all__ = ["check", "lab00", "lab01"]
 
 PARTS = ("visible", "hidden", "all")
+
+
+class CheckReport(list):
+    """The passed :class:`CheckResult` list of one test cell, shown as one short line.
+
+    Why: a test cell's last expression is displayed by Jupyter; the results' full reprs
+    would repeat every message already printed above it as a wall of dataclass fields.
+    """
+
+    def __repr__(self) -> str:
+        names = ", ".join(r.check for r in self)
+        return f"All {len(self)} check(s) passed: {names}."
 
 #: One scorer per (lab, architecture) in this kernel: the grader's training run is shared
 #: by the cells that need it (time ratio, device, quality) instead of repeated.
@@ -97,7 +109,7 @@ def check(
             first_error = error or GradingError(result)
     if first_error is not None:
         raise first_error.with_traceback(None)
-    return results
+    return CheckReport(results)
 
 
 def lab01(grade_id: str, model: Any, *, part: str = "visible") -> list[CheckResult]:
@@ -108,3 +120,13 @@ def lab01(grade_id: str, model: Any, *, part: str = "visible") -> list[CheckResu
         [ok] inputs: input 'image' with shape (28, 28, 1); allowed: ...
     """
     return check("lab01_functional_api", grade_id, model, part=part)
+
+
+def lab00(grade_id: str, model: Any, *, part: str = "visible") -> list[CheckResult]:
+    """Self-check one grade cell of lab 00 (see :func:`check`).
+
+    Example:
+        >>> selfcheck.lab00("q2_tuned", model)  # doctest: +SKIP
+        [ok] optimizer: Adam with learning rate 0.01; allowed: ...
+    """
+    return check("lab00_tf_keras_foundations", grade_id, model, part=part)

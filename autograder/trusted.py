@@ -190,7 +190,7 @@ class Training:
     model: Any = None
     epoch_times: list[float] = field(default_factory=list)
     reference_times: list[float] = field(default_factory=list)
-    accuracy: float | None = None
+    quality: float | None = None
     peak_before: int | None = None
     peak_after: int | None = None
     error: CheckResult | None = None
@@ -235,8 +235,17 @@ class Scorer:
 
     @property
     def threshold(self) -> float:
-        """Minimum accuracy for the quality cell."""
+        """Pass mark of the quality cell (on the lab's metric)."""
         return self.config.quality_threshold or self.lab.quality_threshold
+
+    @cached_property
+    def tuned_optimizer(self) -> tuple[CheckResult, dict[str, Any] | None]:
+        """The optimizer the learner compiled (labs with ``tuned_optimizers`` only)."""
+        from . import quality
+
+        return quality.submitted_optimizer(
+            self.json_text_ or "", self.lab.tuned_optimizers, self.lab.learning_rate_range
+        )
 
     @property
     def max_time_ratio(self) -> float:
@@ -252,6 +261,7 @@ class Scorer:
             max_time_ratio=self.max_time_ratio,
             max_params=self.lab.max_params,
             max_flops=self.lab.max_flops,
+            metric=self.lab.metric,
             batch_size=self.lab.recipe.batch_size,
             learning_rate=self.lab.recipe.learning_rate,
         )
@@ -305,7 +315,7 @@ class Scorer:
         keras.utils.set_random_seed(self.config.seed)
         try:
             model = quality.rebuild_model(self.json_text_ or "", max_bytes=self.lab.max_json_bytes)
-            model.compile(optimizer=self._optimizer(), loss=recipe.loss, jit_compile=False)
+            model.compile(optimizer=self._student_optimizer(), loss=recipe.loss, jit_compile=False)
         except GradingError as err:
             out.error = err.result
             return out
@@ -325,8 +335,9 @@ class Scorer:
                 return out
             if epoch < reference_epochs:
                 out.reference_times.append(self._fit_epoch(reference, epoch))
+        metric, _ = quality.METRICS[self.lab.metric]
         try:
-            out.accuracy = quality.accuracy(model, data.x_test, data.y_test)
+            out.quality = metric(model, data.x_test, data.y_test)
         except GradingError as err:
             out.error = err.result
             return out
@@ -352,6 +363,14 @@ class Scorer:
         return _keras().optimizers.get(
             {"class_name": recipe.optimizer, "config": {"learning_rate": recipe.learning_rate}}
         )
+
+    def _student_optimizer(self) -> Any:
+        """The learner's tuned optimizer where the lab allows one and it is valid."""
+        if self.lab.tuned_optimizers:
+            _, chosen = self.tuned_optimizer
+            if chosen is not None:
+                return _keras().optimizers.get(chosen)
+        return self._optimizer()
 
     def run_check(self, name: str) -> tuple[CheckResult, GradingError | None]:
         """Run one named check; return its result and the error a failure raises.
@@ -381,7 +400,9 @@ class Scorer:
             out["flops"] = _safe(lambda: _budget().count_flops(self.model_))
         if "training" in self.__dict__:
             t = self.training
-            out["accuracy"] = t.accuracy
+            out[self.lab.metric] = t.quality
+            if self.lab.tuned_optimizers:
+                out["optimizer"] = self.tuned_optimizer[0].measured
             out["epoch_times"] = [round(s, 4) for s in t.epoch_times]
             out["reference_epoch_times"] = [round(s, 4) for s in t.reference_times]
             if len(t.epoch_times) > 1 and len(t.reference_times) > 1:
@@ -559,10 +580,19 @@ def _step_device(s: Scorer) -> CheckResult:
 
 
 def _step_quality(s: Scorer) -> CheckResult:
-    from .quality import check_quality
+    from .quality import METRICS, check_quality
 
     training = _require_training(s)
-    return check_quality(training.accuracy, s.threshold, "accuracy")
+    _, higher_is_better = METRICS[s.lab.metric]
+    return check_quality(training.quality, s.threshold, s.lab.metric, higher_is_better)
+
+
+def _step_optimizer(s: Scorer) -> CheckResult:
+    """The learner compiled the model with an allowed optimizer and learning rate."""
+    result, _ = s.tuned_optimizer
+    if not result.passed:
+        raise ArchitectureError(result)
+    return result
 
 
 #: Check name (as used in labspec) -> grading step.
@@ -578,6 +608,7 @@ STEPS: dict[str, Callable[[Scorer], CheckResult]] = {
     "epoch_time_ratio": _step_time_ratio,
     "device": _step_device,
     "quality": _step_quality,
+    "optimizer": _step_optimizer,
 }
 
 

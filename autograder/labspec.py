@@ -65,7 +65,8 @@ class Recipe:
 
     optimizer: str = "adam"
     learning_rate: float = 3e-3
-    loss: str = "sparse_categorical_crossentropy"
+    loss: str | dict[str, str] = "sparse_categorical_crossentropy"
+    loss_weights: dict[str, float] | None = None
     epochs: int = 8
     batch_size: int = 32
     reference_epochs: int = 4
@@ -88,13 +89,18 @@ class LabSpec:
         max_time_ratio: public default of the epoch-time ratio budget.
         quality_threshold: public default of the minimum accuracy.
         recipe: the grader's training recipe (its ``epochs`` is the public default).
-        public_data: returns ``(x_train, y_train, x_test, y_test)`` of the public grader
-            data (bundled with the course).
+        public_data: ``public_data(seed)`` returns ``(x_train, y_train, x_test, y_test)``
+            of the public grader data (bundled with the course; labs that sample it, like
+            lab02's pairs, draw with the grader's seed, so a private seed gives other data).
         reference_model: builds the grader's reference model for the time ratio.
         export_file: the file the notebook's last cell writes.
         max_json_bytes: larger architecture files are refused unread.
         metric: the quality metric the grader computes with numpy, a key of
             ``quality.METRICS`` (``"accuracy"``, ``"r2"``). Defaults to `"accuracy"`.
+        metric_output: the output the metric reads, for multi-output models (its labels
+            are ``y_test[metric_output]``). Defaults to `None` (the only output).
+        shared_layers: layer names (paths into nested models allowed) that must be called
+            on two or more inputs, i.e. share their weights (the ``shared_layers`` check).
         tuned_optimizers: optimizer classes a learner may choose by compiling the model
             before it is exported (the JSON then carries ``compile_config``); the grader
             trains with that optimizer class and learning rate (and nothing else of its
@@ -114,11 +120,13 @@ class LabSpec:
     max_time_ratio: float
     quality_threshold: float
     recipe: Recipe
-    public_data: Callable[[], tuple[Any, Any, Any, Any]] = field(repr=False)
+    public_data: Callable[[int], tuple[Any, Any, Any, Any]] = field(repr=False)
     reference_model: Callable[[], Any] = field(repr=False)
     export_file: str = "submission_model.json"
     max_json_bytes: int = 1_000_000
     metric: str = "accuracy"
+    metric_output: str | None = None
+    shared_layers: tuple[str, ...] = ()
     tuned_optimizers: tuple[str, ...] = ()
     learning_rate_range: tuple[float, float] = (1e-4, 0.3)
 
@@ -148,7 +156,7 @@ class LabSpec:
 # --------------------------------------------------------------------------- lab01
 
 
-def _digits28_grader_data() -> tuple[Any, Any, Any, Any]:
+def _digits28_grader_data(seed: int = 0) -> tuple[Any, Any, Any, Any]:
     """Public grader data of lab01: train on train+validation, measure on test."""
     import numpy as np
 
@@ -222,7 +230,7 @@ LAB01 = LabSpec(
 # --------------------------------------------------------------------------- lab00
 
 
-def _diabetes_grader_data() -> tuple[Any, Any, Any, Any]:
+def _diabetes_grader_data(seed: int = 0) -> tuple[Any, Any, Any, Any]:
     """Public grader data of lab00: diabetes, standardised with the training rows' statistics.
 
     Features and target are both standardised (mean 0, variance 1 on train+validation);
@@ -317,7 +325,122 @@ LAB00 = LabSpec(
     learning_rate_range=(1e-4, 0.3),
 )
 
-_REGISTRY: dict[str, LabSpec] = {LAB00.lab_id: LAB00, LAB01.lab_id: LAB01}
+# --------------------------------------------------------------------------- lab02
+
+
+def digit_pairs(x: Any, y: Any, n: int, seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``n`` pairs of digit images, half of the same class, drawn with ``seed``.
+
+    Returns ``({"left", "right"} images, {"same": (n, 1) float 0/1, "left_digit": (n,)
+    int})``: the two inputs and two targets of lab02's siamese model. The lab notebook
+    calls this too, so learner and grader train on pairs made the same way.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    y = np.asarray(y)
+    by_class = {c: np.flatnonzero(y == c) for c in np.unique(y)}
+    classes = np.array(sorted(by_class))
+    left = rng.integers(0, len(y), n)
+    same = rng.random(n) < 0.5
+    right = np.empty(n, dtype=np.int64)
+    for i, (index, is_same) in enumerate(zip(left, same, strict=True)):
+        label = y[index]
+        other = label if is_same else rng.choice(classes[classes != label])
+        right[i] = rng.choice(by_class[other])
+    inputs = {"left": x[left], "right": x[right]}
+    targets = {"same": same.astype("float32").reshape(-1, 1), "left_digit": y[left]}
+    return inputs, targets
+
+
+def _digit_pairs_grader_data(seed: int = 0) -> tuple[Any, Any, Any, Any]:
+    """Public grader data of lab02: 2,000 training pairs, 1,000 test pairs (seeded)."""
+    x_train, y_train, x_test, y_test = _digits28_grader_data()
+    train = digit_pairs(x_train, y_train, 2_000, seed)
+    test = digit_pairs(x_test, y_test, 1_000, seed + 1)
+    return train[0], train[1], test[0], test[1]
+
+
+def _lab02_reference_model() -> Any:
+    """The grader's reference siamese CNN for lab02's time ratio (a good solution's size)."""
+    import keras
+    from keras import layers
+
+    image = keras.Input(shape=(28, 28, 1))
+    x = layers.Conv2D(16, 3, activation="relu")(image)
+    x = layers.MaxPooling2D()(x)
+    x = layers.Conv2D(32, 3, activation="relu")(x)
+    x = layers.MaxPooling2D()(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(32, activation="relu")(x)
+    encoder = keras.Model(image, x, name="encoder")
+    left = keras.Input(shape=(28, 28, 1), name="left")
+    right = keras.Input(shape=(28, 28, 1), name="right")
+    a, b = encoder(left), encoder(right)
+    gap = layers.subtract([a, b])
+    joined = layers.concatenate([a, b, layers.multiply([gap, gap])])
+    joined = layers.Dense(32, activation="relu")(joined)
+    same = layers.Dense(1, activation="sigmoid", name="same")(joined)
+    digit = layers.Dense(10, activation="softmax", name="left_digit")(a)
+    return keras.Model({"left": left, "right": right}, {"same": same, "left_digit": digit})
+
+
+LAB02 = LabSpec(
+    lab_id="lab02_multi_io_models",
+    notebook="lab02_multi_io_models.ipynb",
+    grade_cells=(
+        GradeCell(
+            "q1_io_names_shapes",
+            1,
+            visible=("inputs", "outputs"),
+            title="inputs 'left' and 'right' (28, 28, 1), outputs 'same' (1,), 'left_digit' (10,)",
+        ),
+        GradeCell(
+            "q1_shared_encoder",
+            2,
+            visible=("shared_layers",),
+            hidden=("connected", "forbidden_layers"),
+            title="one 'encoder' applied to both images, every layer connected, no Lambda",
+        ),
+        GradeCell(
+            "q2_budget",
+            2,
+            visible=("parameters", "flops"),
+            hidden=("epoch_time_ratio",),
+            title="parameters, FLOPs and epoch time within budget",
+        ),
+        GradeCell(
+            "q3_quality",
+            3,
+            visible=("quality",),
+            title="same/different accuracy when the grader trains it",
+        ),
+        GradeCell("q4_written", 2, manual=True, title="why one shared encoder"),
+    ),
+    inputs={"left": (28, 28, 1), "right": (28, 28, 1)},
+    outputs={"same": (1,), "left_digit": (10,)},
+    required_layers=("Conv2D",),
+    forbidden_layers=("Lambda",),
+    max_params=40_000,
+    max_flops=8_000_000,
+    max_time_ratio=3.0,
+    quality_threshold=0.85,
+    recipe=Recipe(
+        learning_rate=3e-3,
+        loss={"same": "binary_crossentropy", "left_digit": "sparse_categorical_crossentropy"},
+        loss_weights={"same": 1.0, "left_digit": 0.5},
+        epochs=8,
+        batch_size=32,
+        reference_epochs=4,
+    ),
+    public_data=_digit_pairs_grader_data,
+    reference_model=_lab02_reference_model,
+    metric="accuracy",
+    metric_output="same",
+    shared_layers=("encoder",),
+)
+
+_REGISTRY: dict[str, LabSpec] = {LAB00.lab_id: LAB00, LAB01.lab_id: LAB01, LAB02.lab_id: LAB02}
 
 
 def lab_ids() -> list[str]:

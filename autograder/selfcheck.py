@@ -26,7 +26,7 @@ from .labspec import get_lab
 from .results import ArchitectureError, CheckResult, GradingError
 from .trusted import Scorer
 
-__all__ = ["check", "lab00", "lab01"]
+__all__ = ["check", "lab00", "lab01", "lab02"]
 
 PARTS = ("visible", "hidden", "all")
 
@@ -130,3 +130,13 @@ def lab00(grade_id: str, model: Any, *, part: str = "visible") -> list[CheckResu
         [ok] optimizer: Adam with learning rate 0.01; allowed: ...
     """
     return check("lab00_tf_keras_foundations", grade_id, model, part=part)
+
+
+def lab02(grade_id: str, model: Any, *, part: str = "visible") -> list[CheckResult]:
+    """Self-check one grade cell of lab 02 (see :func:`check`).
+
+    Example:
+        >>> selfcheck.lab02("q1_shared_encoder", model)  # doctest: +SKIP
+        [ok] shared_layer: layer 'encoder' is called 2 times; allowed: ...
+    """
+    return check("lab02_multi_io_models", grade_id, model, part=part)

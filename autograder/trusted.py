@@ -278,6 +278,14 @@ class Scorer:
     @cached_property
     def data(self) -> GraderData:
         """Grader-held data: the private ``.npz`` (hash-checked) or the lab's public data."""
+        if self.config.data and (len(self.lab.inputs) > 1 or len(self.lab.outputs) > 1):
+            msg = (
+                f"{self.lab.lab_id} has several inputs or outputs, which a private .npz "
+                f"(x_train, y_train, x_test, y_test) cannot hold; remove 'data' from its "
+                f"[{self.lab.lab_id}] table and set a private 'seed' instead: its grader data "
+                "is drawn with the seed."
+            )
+            raise GraderConfigError(msg)
         if self.config.data:
             arrays = load_npz(self.config.data, self.config.data_sha256 or "")
             return GraderData(
@@ -287,7 +295,7 @@ class Scorer:
                 arrays["y_test"],
                 source=f"private: {Path(self.config.data).name}",
             )
-        x_train, y_train, x_test, y_test = self.lab.public_data()
+        x_train, y_train, x_test, y_test = self.lab.public_data(self.config.seed)
         return GraderData(x_train, y_train, x_test, y_test, source="public: bundled data")
 
     @cached_property
@@ -315,12 +323,22 @@ class Scorer:
         keras.utils.set_random_seed(self.config.seed)
         try:
             model = quality.rebuild_model(self.json_text_ or "", max_bytes=self.lab.max_json_bytes)
-            model.compile(optimizer=self._student_optimizer(), loss=recipe.loss, jit_compile=False)
+            model.compile(
+                optimizer=self._student_optimizer(),
+                loss=recipe.loss,
+                loss_weights=recipe.loss_weights,
+                jit_compile=False,
+            )
         except GradingError as err:
             out.error = err.result
             return out
         reference = self.lab.reference_model()
-        reference.compile(optimizer=self._optimizer(), loss=recipe.loss, jit_compile=False)
+        reference.compile(
+            optimizer=self._optimizer(),
+            loss=recipe.loss,
+            loss_weights=recipe.loss_weights,
+            jit_compile=False,
+        )
         reference_epochs = min(self.epochs, recipe.reference_epochs)
         for epoch in range(self.epochs):
             try:
@@ -336,8 +354,10 @@ class Scorer:
             if epoch < reference_epochs:
                 out.reference_times.append(self._fit_epoch(reference, epoch))
         metric, _ = quality.METRICS[self.lab.metric]
+        target = self.lab.metric_output
+        y_test = data.y_test[target] if target else data.y_test
         try:
-            out.quality = metric(model, data.x_test, data.y_test)
+            out.quality = metric(model, data.x_test, y_test, output=target)
         except GradingError as err:
             out.error = err.result
             return out
@@ -587,6 +607,14 @@ def _step_quality(s: Scorer) -> CheckResult:
     return check_quality(training.quality, s.threshold, s.lab.metric, higher_is_better)
 
 
+def _step_shared_layers(s: Scorer) -> CheckResult:
+    """Each of the lab's shared layers is called on two or more inputs (shared weights)."""
+    from .architecture import check_shared_layer
+
+    results = [check_shared_layer(s.model_, name) for name in s.lab.shared_layers]
+    return results[-1]
+
+
 def _step_optimizer(s: Scorer) -> CheckResult:
     """The learner compiled the model with an allowed optimizer and learning rate."""
     result, _ = s.tuned_optimizer
@@ -609,6 +637,7 @@ STEPS: dict[str, Callable[[Scorer], CheckResult]] = {
     "device": _step_device,
     "quality": _step_quality,
     "optimizer": _step_optimizer,
+    "shared_layers": _step_shared_layers,
 }
 
 

@@ -1,0 +1,210 @@
+"""Every lab after lab01: its source notebook matches its spec, and a class of two (the
+solution and a wrong submission) goes through generate, grade, feedback and export with
+exact scores. (lab01 has its own, larger suites: test_lab01.py, test_pipeline.py.)"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+import pytest
+from kerascourse.autograder import course as course_mod
+from kerascourse.autograder.labspec import get_lab
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One lab's simulated class: which cells the learner writes and what each earns."""
+
+    lab_id: str
+    selfcheck: str  # the selfcheck function its test cells call
+    solution_cells: tuple[str, ...]  # grade ids of the solution regions
+    wrong: dict[str, str]  # grade id -> source of the wrong student's cell
+    wrong_lost: tuple[str, ...]  # the grade cells the wrong student scores 0 on
+    wrong_feedback: tuple[str, ...] = field(default=())  # phrases on the wrong student's page
+
+    @property
+    def lab(self):
+        return get_lab(self.lab_id)
+
+    @property
+    def notebook(self) -> Path:
+        return ROOT / "labs" / self.lab_id / self.lab.notebook
+
+
+LAB00_WRONG = '''def make_architecture():
+    inputs = keras.Input(shape=(10,), name="features")
+    x = layers.Dense(16, activation="relu")(inputs)
+    outputs = layers.Dense(1, activation="sigmoid", name="prediction")(x)
+    return keras.Model(inputs, outputs)
+'''
+LAB02_WRONG = '''def build_model():
+    left = keras.Input(shape=(28, 28, 1), name="left")
+    right = keras.Input(shape=(28, 28, 1), name="right")
+    a = layers.GlobalAveragePooling2D()(layers.Conv2D(8, 3, activation="relu")(left))
+    b = layers.GlobalAveragePooling2D()(layers.Conv2D(8, 3, activation="relu")(right))
+    hidden = layers.Dense(16, activation="relu")(layers.concatenate([a, b]))
+    same = layers.Dense(1, activation="sigmoid", name="same")(hidden)
+    digit = layers.Dense(10, activation="softmax", name="left_digit")(a)
+    return keras.Model({"left": left, "right": right}, {"same": same, "left_digit": digit})
+'''
+CASES = {
+    "lab00": Case(
+        "lab00_tf_keras_foundations",
+        "lab00",
+        ("make_architecture", "build_model"),
+        # sigmoid output misnamed 'prediction', never compiled: R² 0.32 < 0.40
+        {"make_architecture": LAB00_WRONG, "build_model": "def build_model():\n    return make_architecture()\n"},
+        ("q1_io_names_shapes", "q2_tuned", "q3_quality"),
+        ("the exported model was not compiled", "r2 0.32"),
+    ),
+    "lab02": Case(
+        "lab02_multi_io_models",
+        "lab02",
+        ("build_encoder", "build_model"),
+        # one small encoder per image (nothing shared): a same/different guess near chance
+        {"build_model": LAB02_WRONG},
+        ("q1_shared_encoder", "q3_quality"),
+        ("no layer named 'encoder'",),
+    ),
+}  # fmt: skip
+IDS = list(CASES)
+
+
+def _meta(cell) -> dict:
+    return cell.metadata.get("nbgrader", {})
+
+
+def _cell(nb, grade_id: str):
+    (cell,) = [c for c in nb.cells if _meta(c).get("grade_id") == grade_id]
+    return cell
+
+
+# ----------------------------------------------------------------------- the notebooks
+
+
+@pytest.mark.parametrize("key", IDS)
+def test_grade_cells_match_the_lab_spec(key):
+    """Are the notebook's grade cells, their order and points exactly the lab spec's?"""
+    case = CASES[key]
+    nb = nbformat.read(case.notebook, as_version=4)
+    cells = [(_meta(c)["grade_id"], _meta(c)["points"], c.cell_type) for c in nb.cells
+             if _meta(c).get("grade")]  # fmt: skip
+    expected = [(g.grade_id, g.points, "markdown" if g.manual else "code")
+                for g in case.lab.grade_cells]  # fmt: skip
+    assert cells == expected
+    nbformat.validate(nb)
+
+
+@pytest.mark.parametrize("key", IDS)
+def test_test_cells_are_locked_and_run_the_specs_checks(key):
+    """Does each test cell run its visible checks first, then hidden ones in the markers?"""
+    case = CASES[key]
+    nb = nbformat.read(case.notebook, as_version=4)
+    for spec in case.lab.autograded:
+        cell = _cell(nb, spec.grade_id)
+        assert _meta(cell)["locked"] is True
+        lines = cell.source.splitlines()
+        call = f'selfcheck.{case.selfcheck}("{spec.grade_id}", model'
+        assert lines[0] == call + ")"
+        hidden = ["### BEGIN HIDDEN TESTS", call + ', part="hidden")', "### END HIDDEN TESTS"]
+        assert lines[1:] == (hidden if spec.hidden else [])
+
+
+@pytest.mark.parametrize("key", IDS)
+def test_solutions_export_and_cell_hygiene(key):
+    """Are the solution regions marked, the export last and locked, the cells short with
+    prose before each, and the outputs cleared?"""
+    case = CASES[key]
+    nb = nbformat.read(case.notebook, as_version=4)
+    for gid in case.solution_cells:
+        cell = _cell(nb, gid)
+        assert _meta(cell)["solution"] is True
+        assert re.search(r"### BEGIN SOLUTION\n.+### END SOLUTION", cell.source, re.DOTALL)
+    last = [c for c in nb.cells if c.cell_type == "code"][-1]
+    assert _meta(last)["grade_id"] == "export_model"
+    assert _meta(last)["locked"] is True
+    assert f'open("{case.lab.export_file}", "w"' in last.source
+    assert "model.to_json()" in last.source
+    for before, cell in zip(nb.cells, nb.cells[1:], strict=False):
+        if cell.cell_type == "code":
+            assert before.cell_type == "markdown", cell.source[:60]
+            assert len([ln for ln in cell.source.splitlines() if ln.strip()]) <= 15
+            assert not cell.outputs
+            assert cell.execution_count is None
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    for cell in case.lab.grade_cells:
+        assert f"`{cell.grade_id}`" in text
+
+
+# ----------------------------------------------------------------------- end to end
+
+
+def _pipeline_helpers():
+    """The cell factories of test_pipeline.py (test modules are not a package)."""
+    path = Path(__file__).with_name("test_pipeline.py")
+    spec = importlib.util.spec_from_file_location("kc_grading_helpers", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, module)
+    spec.loader.exec_module(module)
+    return module
+
+
+ANSWER = "A short honest answer to the written question, for the instructor to grade."
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("key", IDS)
+def test_a_class_of_two_is_graded_exactly(key, tmp_path):
+    """Do the solution and a wrong submission get exactly full and the expected partial
+    marks through generate, grade, feedback and export, with no hidden test line on any
+    feedback page and the lab's metric in the class report?"""
+    from kerascourse.autograder.feedback import feedback_path, hidden_lines, leaked_lines
+    from kerascourse.autograder.pipeline import GradeOptions, grade_lab, prepare_course
+
+    case, h = CASES[key], _pipeline_helpers()
+    lab = case.lab
+    course = tmp_path / "course"
+    course_mod.setup_course(course, ROOT / "labs")
+    release = nbformat.read(prepare_course(course, lab.lab_id), as_version=4)
+    assert "BEGIN SOLUTION" not in json.dumps(release)
+    source = nbformat.read(case.notebook, as_version=4)
+    solution = {gid: "\n".join(ln for ln in _cell(source, gid).source.splitlines()
+                               if "### " not in ln) for gid in case.solution_cells}  # fmt: skip
+    students = {"solution": solution, "wrong": {**solution, **case.wrong}}
+    for sid, cells in students.items():
+        nb = h.student(release, answer=ANSWER)
+        for gid, text in cells.items():
+            _cell(nb, gid).source = text
+        h.write(nb, course / "submitted" / sid / lab.lab_id / lab.notebook)
+
+    report = grade_lab(lab.lab_id, course / "submitted", course,
+                       GradeOptions(jobs=2, timeout=600, progress=False))  # fmt: skip
+
+    points = {c.grade_id: float(c.points) for c in lab.autograded}
+    expected = {"solution": points, "wrong": {**points, **dict.fromkeys(case.wrong_lost, 0.0)}}
+    for sid, cells in expected.items():
+        rec = report.record(sid)
+        assert rec["status"] == "graded", (sid, rec.get("reason"))
+        assert h.cell_scores(rec) == cells, sid
+        assert rec["score"] == sum(cells.values())
+    hidden = hidden_lines(case.notebook)
+    assert hidden
+    for sid in expected:
+        page = feedback_path(course, lab.lab_id, sid).read_text()
+        assert leaked_lines(page, hidden) == [], sid
+        assert "Score from the grader" in page
+    wrong_page = feedback_path(course, lab.lab_id, "wrong").read_text()
+    for phrase in case.wrong_feedback:
+        assert phrase in wrong_page
+    rows = {r["student_id"]: float(r["raw_score"]) for r in csv.DictReader(report.csv_path.open())}
+    assert rows == {sid: sum(cells.values()) for sid, cells in expected.items()}
+    assert f">{lab.metric}<" in report.report_path.read_text()

@@ -170,9 +170,16 @@ def test_unusable_export_scores_zero_with_a_flag(tmp_path, content, flag, snippe
     assert all(snippet in cell.messages()[0] for cell in result.cells.values())
 
 
-def test_same_submission_scores_identically_ten_times(solution_json, small_config):
-    """Do 10 scorings of one submission give the same scores and the same accuracy?"""
-    runs = [trusted.score_submission(LAB, solution_json, small_config) for _ in range(10)]
+def test_same_submission_scores_identically_ten_times(tmp_path, small_data, solution_json):
+    """Do 10 scorings of one submission give the same scores and the same accuracy?
+
+    The time ratio is wall-clock: on this config's 6-step epochs it rests on one steady
+    epoch per model, and a busy CI neighbour (the other pytest worker) can push one sample
+    past 3x. So the ratio gets the same wide margin as the pipeline tests' config; every
+    other score and the accuracy must be identical to the last digit.
+    """
+    config = load_config(_private_toml(tmp_path, *small_data, max_time_ratio=10.0))
+    runs = [trusted.score_submission(LAB, solution_json, config) for _ in range(10)]
     scores = {json.dumps(r.scores(), sort_keys=True) for r in runs}
     accuracies = {r.measurements["accuracy"] for r in runs}
     assert len(scores) == 1, scores

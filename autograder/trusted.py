@@ -611,8 +611,9 @@ def _step_shared_layers(s: Scorer) -> CheckResult:
     """Each of the lab's shared layers is called on two or more inputs (shared weights)."""
     from .architecture import check_shared_layer
 
-    results = [check_shared_layer(s.model_, name) for name in s.lab.shared_layers]
-    return results[-1]
+    for name in s.lab.shared_layers[:-1]:
+        check_shared_layer(s.model_, name)  # raises on the first layer that is not shared
+    return check_shared_layer(s.model_, s.lab.shared_layers[-1])
 
 
 def _step_optimizer(s: Scorer) -> CheckResult:

@@ -21,6 +21,8 @@ from typing import Any
 
 from kerascourse.datasets._errors import unknown_name_message
 
+from .blocks import BlockSpec
+
 #: Quality metrics a lab may name; ``quality.METRICS`` maps each to the grader's function.
 METRIC_NAMES: tuple[str, ...] = ("accuracy", "r2", "mse")
 
@@ -67,6 +69,7 @@ class Recipe:
     learning_rate: float = 3e-3
     loss: str | dict[str, str] = "sparse_categorical_crossentropy"
     loss_weights: dict[str, float] | None = None
+    optimizer_options: dict[str, float] | None = None
     epochs: int = 8
     batch_size: int = 32
     reference_epochs: int = 4
@@ -106,6 +109,11 @@ class LabSpec:
             trains with that optimizer class and learning rate (and nothing else of its
             config). Empty: the recipe's optimizer, whatever the learner compiled.
         learning_rate_range: the learning rates a tuned optimizer may use, inclusive.
+        blocks: the named blocks the model must contain (``residual_blocks`` and
+            ``inception_blocks`` checks), each with its output shape and parameters.
+        min_depth: fewest weighted layers on the longest input-to-output path (``depth``).
+        max_loss_ratio: the ``degradation`` check's pass mark: final training loss of
+            the model over that of its plain twin (shortcuts removed), both grader runs.
     """
 
     lab_id: str
@@ -129,6 +137,9 @@ class LabSpec:
     shared_layers: tuple[str, ...] = ()
     tuned_optimizers: tuple[str, ...] = ()
     learning_rate_range: tuple[float, float] = (1e-4, 0.3)
+    blocks: tuple[BlockSpec, ...] = ()
+    min_depth: int = 0
+    max_loss_ratio: float = 0.5
 
     def cell(self, grade_id: str) -> GradeCell:
         """The grade cell with this id; :class:`UnknownLabError` lists the valid ids."""
@@ -440,7 +451,158 @@ LAB02 = LabSpec(
     shared_layers=("encoder",),
 )
 
-_REGISTRY: dict[str, LabSpec] = {LAB00.lab_id: LAB00, LAB01.lab_id: LAB01, LAB02.lab_id: LAB02}
+# --------------------------------------------------------------------------- lab03
+
+
+def _digits28_sample_grader_data(seed: int = 0) -> tuple[Any, Any, Any, Any]:
+    """Public grader data of lab03: 640 training images drawn with the seed, the test set.
+
+    Small on purpose: the degradation check trains the net and its plain twin, and the
+    gap between them is already wide after three epochs on 640 images.
+    """
+    import numpy as np
+
+    x_train, y_train, x_test, y_test = _digits28_grader_data()
+    rows = np.sort(np.random.default_rng(seed).choice(len(x_train), 640, replace=False))
+    return x_train[rows], y_train[rows], x_test, y_test
+
+
+def lab03_conv_bn(x: Any, filters: int, kernel_size: int, name: str, strides: int = 1) -> Any:
+    """Conv2D (no bias) -> BatchNormalization -> ReLU, layers named ``{name}_conv|bn|relu``."""
+    from keras import layers
+
+    x = layers.Conv2D(
+        filters, kernel_size, strides=strides, padding="same", use_bias=False, name=f"{name}_conv"
+    )(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.Activation("relu", name=f"{name}_relu")(x)
+
+
+def _lab03_residual_block(x: Any, filters: int, name: str, strides: int = 1) -> Any:
+    """The reference residual block (the lab's solution)."""
+    from keras import layers
+
+    y = lab03_conv_bn(x, filters, 3, f"{name}_a", strides=strides)
+    y = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_b_conv")(y)
+    y = layers.BatchNormalization(name=f"{name}_b_bn")(y)
+    shortcut = x
+    if strides != 1 or x.shape[-1] != filters:
+        shortcut = layers.Conv2D(
+            filters, 1, strides=strides, use_bias=False, name=f"{name}_proj_conv"
+        )(x)
+        shortcut = layers.BatchNormalization(name=f"{name}_proj_bn")(shortcut)
+    y = layers.add([y, shortcut], name=f"{name}_add")
+    return layers.Activation("relu", name=f"{name}_out")(y)
+
+
+def _lab03_inception_block(x: Any, name: str) -> Any:
+    """The reference inception block with the lab's tower widths (4, 4->8, 2->2, pool->2)."""
+    from keras import layers
+
+    a = lab03_conv_bn(x, 4, 1, f"{name}_1x1")
+    b = lab03_conv_bn(lab03_conv_bn(x, 4, 1, f"{name}_3x3_reduce"), 8, 3, f"{name}_3x3")
+    c = lab03_conv_bn(lab03_conv_bn(x, 2, 1, f"{name}_5x5_reduce"), 2, 5, f"{name}_5x5")
+    d = layers.MaxPooling2D(3, strides=1, padding="same", name=f"{name}_pool")(x)
+    d = lab03_conv_bn(d, 2, 1, f"{name}_pool_proj")
+    return layers.concatenate([a, b, c, d], name=f"{name}_out")
+
+
+def lab03_network(residual_block: Callable[..., Any], inception_block: Callable[..., Any]) -> Any:
+    """Lab03's network, assembled from the given block functions (the notebook calls this).
+
+    stem (8 channels, strides 2: 14x14) -> inception block (16 channels) -> four residual
+    blocks of 16 channels -> one of 32 with strides 2 (7x7) -> three of 32 -> global
+    average pooling -> softmax. 20 weighted layers on the longest path.
+    """
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=(28, 28, 1), name="image")
+    x = lab03_conv_bn(inputs, 8, 3, "stem", strides=2)
+    x = inception_block(x, 4, 4, 8, 2, 2, 2, name="inception")
+    for i in range(8):
+        x = residual_block(x, 16 if i < 4 else 32, name=f"res{i + 1}", strides=2 if i == 4 else 1)
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    outputs = layers.Dense(10, activation="softmax", name="digit")(x)
+    return keras.Model(inputs, outputs, name="residual_net")
+
+
+def _lab03_reference_model() -> Any:
+    """The solution's network (the block specs below are its numbers)."""
+
+    def inception(x: Any, f1: int, f3r: int, f3: int, f5r: int, f5: int, fp: int, name: str) -> Any:
+        return _lab03_inception_block(x, name)
+
+    return lab03_network(_lab03_residual_block, inception)
+
+
+_RES_CALL = "residual_block(x, filters, name, strides)"
+LAB03 = LabSpec(
+    lab_id="lab03_residual_inception",
+    notebook="lab03_residual_inception.ipynb",
+    grade_cells=(
+        GradeCell(
+            "q1_inception_block",
+            2,
+            visible=("inputs", "outputs", "inception_blocks"),
+            hidden=("connected", "forbidden_layers"),
+            title="inception block: four towers concatenated, shape and parameters",
+        ),
+        GradeCell(
+            "q2_residual_block",
+            3,
+            visible=("residual_blocks", "depth"),
+            hidden=("parameters",),
+            title="residual blocks (identity and projection): shapes and parameters",
+        ),
+        GradeCell(
+            "q3_degradation",
+            3,
+            visible=("degradation",),
+            hidden=("device",),
+            title="the residual net reaches a loss its plain twin cannot, same budget",
+        ),
+        GradeCell("q4_written", 2, manual=True, title="why the plain twin trains worse"),
+    ),
+    inputs={"image": (28, 28, 1)},
+    outputs={"digit": (10,)},
+    required_layers=("Conv2D", "BatchNormalization", "Add", "Concatenate"),
+    forbidden_layers=("Lambda",),
+    max_params=91_000,
+    max_flops=20_000_000,
+    max_time_ratio=3.0,
+    quality_threshold=0.5,
+    recipe=Recipe(
+        optimizer="SGD",
+        learning_rate=0.05,
+        optimizer_options={"momentum": 0.9},
+        epochs=3,
+        batch_size=32,
+        reference_epochs=0,
+    ),
+    public_data=_digits28_sample_grader_data,
+    reference_model=_lab03_reference_model,
+    blocks=(
+        BlockSpec(
+            "inception",
+            "inception",
+            (14, 14, 16),
+            572,
+            4,
+            "inception_block(x, 4, 4, 8, 2, 2, 2, name='inception')",
+        ),
+        *(
+            BlockSpec(f"res{i}", "residual", (14, 14, 16), 4_736, 2, _RES_CALL)
+            for i in (1, 2, 3, 4)
+        ),
+        BlockSpec("res5", "residual", (7, 7, 32), 14_720, 2, _RES_CALL),
+        *(BlockSpec(f"res{i}", "residual", (7, 7, 32), 18_688, 2, _RES_CALL) for i in (6, 7, 8)),
+    ),
+    min_depth=20,
+    max_loss_ratio=0.5,
+)
+
+_REGISTRY: dict[str, LabSpec] = {spec.lab_id: spec for spec in (LAB00, LAB01, LAB02, LAB03)}
 
 
 def lab_ids() -> list[str]:

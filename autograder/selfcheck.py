@@ -26,7 +26,7 @@ from .labspec import get_lab
 from .results import ArchitectureError, CheckResult, GradingError
 from .trusted import Scorer
 
-__all__ = ["check", "lab00", "lab01", "lab02"]
+__all__ = ["check", "lab00", "lab01", "lab02", "lab03"]
 
 PARTS = ("visible", "hidden", "all")
 
@@ -41,6 +41,7 @@ class CheckReport(list):
     def __repr__(self) -> str:
         names = ", ".join(r.check for r in self)
         return f"All {len(self)} check(s) passed: {names}."
+
 
 #: One scorer per (lab, architecture) in this kernel: the grader's training run is shared
 #: by the cells that need it (time ratio, device, quality) instead of repeated.
@@ -140,3 +141,13 @@ def lab02(grade_id: str, model: Any, *, part: str = "visible") -> list[CheckResu
         [ok] shared_layer: layer 'encoder' is called 2 times; allowed: ...
     """
     return check("lab02_multi_io_models", grade_id, model, part=part)
+
+
+def lab03(grade_id: str, model: Any, *, part: str = "visible") -> list[CheckResult]:
+    """Self-check one grade cell of lab 03 (see :func:`check`).
+
+    Example:
+        >>> selfcheck.lab03("q2_residual_block", model)  # doctest: +SKIP
+        [ok] residual_blocks: blocks res1, ..., res8 as specified; allowed: ...
+    """
+    return check("lab03_residual_inception", grade_id, model, part=part)

@@ -194,6 +194,7 @@ class Training:
     peak_before: int | None = None
     peak_after: int | None = None
     error: CheckResult | None = None
+    losses: list[float] = field(default_factory=list)
 
 
 class Scorer:
@@ -345,7 +346,7 @@ class Scorer:
                 if epoch == 0:
                     device.reset_gpu_peak_memory()
                     out.peak_before = device.gpu_peak_memory()
-                out.epoch_times.append(self._fit_epoch(model, epoch))
+                out.epoch_times.append(self._fit_epoch(model, epoch, out.losses))
                 if epoch == 0:
                     out.peak_after = device.gpu_peak_memory()
             except Exception as err:  # noqa: BLE001 - a model that cannot train is the submission's fault
@@ -364,10 +365,59 @@ class Scorer:
         out.model = model
         return out
 
-    def _fit_epoch(self, model: Any, epoch: int) -> float:
-        """Train one more epoch of ``model``; return its wall time in seconds."""
+    @cached_property
+    def twin_training(self) -> Training:
+        """Train the plain twin (the submission without its shortcuts) as the model was.
+
+        Same seed, data, optimizer, batch size and epochs as :attr:`training` (each run
+        seeds itself, so their order does not matter), so the two final losses differ
+        only by the shortcuts.
+        """
+        from . import device, quality
+        from .twin import TwinError, plain_twin
+
+        out = Training()
+        try:
+            twin_json, _ = plain_twin(self.json_text_ or "")
+        except TwinError as err:
+            out.error = CheckResult(
+                "degradation",
+                False,
+                f"no plain twin can be made: {err}",
+                "a residual network: blocks that add a shortcut to their main branch",
+                "Use keras.layers.add([main, shortcut]) in residual_block, where main is the "
+                "output of the second BatchNormalization and shortcut the block's input (or "
+                "its 1x1 projection).",
+            )
+            return out
+        if self.deterministic:
+            device.enable_deterministic_ops()
+        keras = _keras()
+        keras.utils.set_random_seed(self.config.seed)
+        recipe = self.lab.recipe
+        try:
+            twin = quality.rebuild_model(twin_json, max_bytes=self.lab.max_json_bytes)
+            twin.compile(
+                optimizer=self._student_optimizer(),
+                loss=recipe.loss,
+                loss_weights=recipe.loss_weights,
+                jit_compile=False,
+            )
+            for epoch in range(self.epochs):
+                out.epoch_times.append(self._fit_epoch(twin, epoch, out.losses))
+        except Exception as err:  # noqa: BLE001 - a twin that cannot train: the submission's shape
+            out.error = _training_failed(err, self.lab)
+            return out
+        out.model = twin
+        return out
+
+    def _fit_epoch(self, model: Any, epoch: int, losses: list[float] | None = None) -> float:
+        """Train one more epoch of ``model``; return its wall time in seconds.
+
+        ``losses``, when given, gets the epoch's training loss (the mean over its batches).
+        """
         start = perf_counter()
-        model.fit(
+        history = model.fit(
             self.data.x_train,
             self.data.y_train,
             epochs=epoch + 1,
@@ -376,12 +426,21 @@ class Scorer:
             shuffle=True,
             verbose=0,
         )
-        return perf_counter() - start
+        seconds = perf_counter() - start
+        if losses is not None:
+            losses.append(float(history.history["loss"][-1]))
+        return seconds
 
     def _optimizer(self) -> Any:
         recipe = self.lab.recipe
         return _keras().optimizers.get(
-            {"class_name": recipe.optimizer, "config": {"learning_rate": recipe.learning_rate}}
+            {
+                "class_name": recipe.optimizer,
+                "config": {
+                    "learning_rate": recipe.learning_rate,
+                    **(recipe.optimizer_options or {}),
+                },
+            }
         )
 
     def _student_optimizer(self) -> Any:
@@ -430,6 +489,10 @@ class Scorer:
                 ratio = budget.steady_state(t.epoch_times) / budget.steady_state(t.reference_times)
                 out["time_ratio"] = round(ratio, 3)
             out["data"] = self.data.source
+            if t.losses:
+                out["losses"] = [round(v, 4) for v in t.losses]
+        if "twin_training" in self.__dict__ and self.twin_training.losses:
+            out["twin_losses"] = [round(v, 4) for v in self.twin_training.losses]
         out["backend"] = _safe(lambda: _keras().backend.backend())
         return out
 
@@ -624,6 +687,45 @@ def _step_optimizer(s: Scorer) -> CheckResult:
     return result
 
 
+def _blocks_of(s: Scorer, kind: str, check: str) -> CheckResult:
+    from .blocks import check_blocks
+
+    return check_blocks(s.model_, [b for b in s.lab.blocks if b.kind == kind], check)
+
+
+def _step_residual_blocks(s: Scorer) -> CheckResult:
+    """Each residual block of the lab: output shape, parameters, an Add of two branches."""
+    return _blocks_of(s, "residual", "residual_blocks")
+
+
+def _step_inception_blocks(s: Scorer) -> CheckResult:
+    """Each inception block of the lab: output shape, parameters, a Concatenate of towers."""
+    return _blocks_of(s, "inception", "inception_blocks")
+
+
+def _step_depth(s: Scorer) -> CheckResult:
+    """The longest input-to-output path holds at least the lab's number of weighted layers."""
+    import json
+
+    from .blocks import check_depth
+    from .twin import weighted_depth
+
+    config = json.loads(s.json_text_ or "{}")
+    depths = weighted_depth(config)
+    return check_depth(max(depths.values(), default=0), s.lab.min_depth)
+
+
+def _step_degradation(s: Scorer) -> CheckResult:
+    """The model's final training loss beats its plain twin's by the lab's ratio."""
+    from .blocks import check_degradation
+
+    twin = s.twin_training  # first: a submission without shortcuts is refused untrained
+    if twin.error is not None:
+        raise ArchitectureError(twin.error)
+    training = _require_training(s)
+    return check_degradation(training.losses, twin.losses, s.lab.max_loss_ratio, s.epochs)
+
+
 #: Check name (as used in labspec) -> grading step.
 STEPS: dict[str, Callable[[Scorer], CheckResult]] = {
     "inputs": _step_inputs,
@@ -639,6 +741,10 @@ STEPS: dict[str, Callable[[Scorer], CheckResult]] = {
     "quality": _step_quality,
     "optimizer": _step_optimizer,
     "shared_layers": _step_shared_layers,
+    "residual_blocks": _step_residual_blocks,
+    "inception_blocks": _step_inception_blocks,
+    "depth": _step_depth,
+    "degradation": _step_degradation,
 }
 
 

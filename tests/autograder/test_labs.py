@@ -56,6 +56,12 @@ LAB02_WRONG = '''def build_model():
     digit = layers.Dense(10, activation="softmax", name="left_digit")(a)
     return keras.Model({"left": left, "right": right}, {"same": same, "left_digit": digit})
 '''
+LAB03_WRONG = '''def residual_block(x, filters, name, strides=1):
+    y = conv_bn(x, filters, 3, f"{name}_a", strides=strides)
+    y = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_b_conv")(y)
+    y = layers.BatchNormalization(name=f"{name}_b_bn")(y)
+    return layers.Activation("relu", name=f"{name}_out")(y)
+'''
 CASES = {
     "lab00": Case(
         "lab00_tf_keras_foundations",
@@ -74,6 +80,15 @@ CASES = {
         {"build_model": LAB02_WRONG},
         ("q1_shared_encoder", "q3_quality"),
         ("no layer named 'encoder'",),
+    ),
+    "lab03": Case(
+        "lab03_residual_inception",
+        "lab03",
+        ("inception_block", "residual_block"),
+        # the shortcut forgotten: a plain block; the inception block is right
+        {"residual_block": LAB03_WRONG},
+        ("q2_residual_block", "q3_degradation"),
+        ("no Add layer", "no plain twin can be made"),
     ),
 }  # fmt: skip
 IDS = list(CASES)

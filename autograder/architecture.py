@@ -45,6 +45,7 @@ __all__ = [
     "check_connected",
     "check_contains",
     "check_forbidden",
+    "check_frozen",
     "check_inputs",
     "check_layer_sequence",
     "check_outputs",
@@ -639,3 +640,36 @@ def check_shared_layer(
     return _finish(
         CheckResult("shared_layer", False, measured, allowed, advice, details), raise_on_fail
     )
+
+
+def check_frozen(model: Any, names: Sequence[str], *, raise_on_fail: bool = True) -> CheckResult:
+    """Check that every layer in ``names`` exists (nested models searched) and is frozen.
+
+    Why by leaf name: a transfer-learning lab freezes layers of a base model that the
+    learner nests inside their own model; its layer names are the base's (``block1_conv``)
+    wherever it sits. Frozen means ``layer.trainable is False`` as exported, which the
+    grader's rebuilt model keeps (``trainable`` is part of each layer's config).
+    """
+    require_model(model, "frozen")
+    found = {path.rpartition("/")[2]: (path, layer) for path, layer in leaf_layers(model)}
+    missing = [n for n in names if n not in found]
+    trainable = [found[n][0] for n in names if n in found and found[n][1].trainable]
+    allowed = f"layers {list(names)} frozen (trainable=False)"
+    if missing:
+        measured = f"no layer named {missing} in model '{model.name}'"
+        advice = (
+            "Build the model on the provided base (datasets.pretrained_base()) without "
+            "renaming its layers."
+        )
+    elif trainable:
+        measured = f"{trainable} still trainable"
+        advice = (
+            "Set layer.trainable = False on the base's early layers (e.g. "
+            "base.get_layer('block1_conv').trainable = False) before compiling and exporting; "
+            "they hold general features that a small target set would only blur."
+        )
+    else:
+        result = CheckResult("frozen", True, f"{len(names)} layer(s) frozen", allowed)
+        return _finish(result, raise_on_fail)
+    details = {"missing": missing, "trainable": trainable}
+    return _finish(CheckResult("frozen", False, measured, allowed, advice, details), raise_on_fail)

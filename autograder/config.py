@@ -94,6 +94,8 @@ class GraderConfig:
         overrides = dict(self.labs.get(lab_id, {}))
         merged = dataclasses.replace(self, labs={}, **overrides)
         merged.validate()
+        if merged.data is not None:
+            _refuse_npz_for_multi_io(lab_id)
         return merged
 
     def validate(self) -> GraderConfig:
@@ -326,3 +328,22 @@ def load_npz(path: str, expected_sha256: str) -> dict[str, Any]:
             )
             raise GraderConfigError(msg)
     return arrays
+
+
+def _refuse_npz_for_multi_io(lab_id: str) -> None:
+    """A private ``.npz`` holds four plain arrays: it cannot feed named inputs or outputs.
+
+    Checked when the config is merged for a lab, so ``kerascourse grade`` stops before
+    grading anyone rather than failing every submission.
+    """
+    from .labspec import get_lab
+
+    lab = get_lab(lab_id)
+    if len(lab.inputs) > 1 or len(lab.outputs) > 1:
+        msg = (
+            f"{lab_id} has several inputs or outputs, which a private .npz "
+            f"(x_train, y_train, x_test, y_test) cannot hold; remove 'data' from its "
+            f"[{lab_id}] table and set a private 'seed' instead: its grader data "
+            "is drawn with the seed."
+        )
+        raise GraderConfigError(msg)

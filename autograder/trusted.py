@@ -41,7 +41,7 @@ from typing import Any
 
 from .config import GraderConfig, GraderConfigError, load_config, load_npz
 from .labspec import GradeCell, LabSpec, UnknownLabError, get_lab
-from .results import ArchitectureError, CheckResult, GraderBugError, GradingError
+from .results import ArchitectureError, CheckResult, GraderBugError, GradingError, QualityError
 
 __all__ = [
     "FLAG_GRADER_ERROR",
@@ -279,14 +279,6 @@ class Scorer:
     @cached_property
     def data(self) -> GraderData:
         """Grader-held data: the private ``.npz`` (hash-checked) or the lab's public data."""
-        if self.config.data and (len(self.lab.inputs) > 1 or len(self.lab.outputs) > 1):
-            msg = (
-                f"{self.lab.lab_id} has several inputs or outputs, which a private .npz "
-                f"(x_train, y_train, x_test, y_test) cannot hold; remove 'data' from its "
-                f"[{self.lab.lab_id}] table and set a private 'seed' instead: its grader data "
-                "is drawn with the seed."
-            )
-            raise GraderConfigError(msg)
         if self.config.data:
             arrays = load_npz(self.config.data, self.config.data_sha256 or "")
             return GraderData(
@@ -324,6 +316,8 @@ class Scorer:
         keras.utils.set_random_seed(self.config.seed)
         try:
             model = quality.rebuild_model(self.json_text_ or "", max_bytes=self.lab.max_json_bytes)
+            if self.lab.prepare_model is not None:
+                self.lab.prepare_model(model)
             model.compile(
                 optimizer=self._student_optimizer(),
                 loss=recipe.loss,
@@ -397,6 +391,8 @@ class Scorer:
         recipe = self.lab.recipe
         try:
             twin = quality.rebuild_model(twin_json, max_bytes=self.lab.max_json_bytes)
+            if self.lab.prepare_model is not None:
+                self.lab.prepare_model(twin)
             twin.compile(
                 optimizer=self._student_optimizer(),
                 loss=recipe.loss,
@@ -687,6 +683,48 @@ def _step_optimizer(s: Scorer) -> CheckResult:
     return result
 
 
+def _step_baseline(s: Scorer) -> CheckResult:
+    """The grader-trained model beats the lab's non-deep baseline on the same data."""
+    from dataclasses import replace
+
+    from .quality import METRICS, check_quality
+
+    training = _require_training(s)
+    if s.lab.baseline is None:
+        msg = f"Lab {s.lab.lab_id} names the 'baseline' check but has no baseline."
+        raise GraderBugError(msg)
+    d = s.data
+    bar = float(s.lab.baseline(d.x_train, d.y_train, d.x_test, d.y_test))
+    _, higher_is_better = METRICS[s.lab.metric]
+    result = check_quality(
+        training.quality, bar, s.lab.metric, higher_is_better, raise_on_fail=False
+    )
+    result = replace(
+        result,
+        check="baseline",
+        allowed=f"better than the baseline's {s.lab.metric} {bar:.4f} on the same data",
+        details={**result.details, "baseline": round(bar, 4)},
+    )
+    if not result.passed:
+        raise QualityError(result)
+    return result
+
+
+def _step_pretrained(s: Scorer) -> CheckResult:
+    """The lab's pretrained weights load into the submitted model (``prepare_model``)."""
+    if s.lab.prepare_model is None:
+        msg = f"Lab {s.lab.lab_id} names the 'pretrained' check but has no prepare_model."
+        raise GraderBugError(msg)
+    return s.lab.prepare_model(s.model_)
+
+
+def _step_frozen(s: Scorer) -> CheckResult:
+    """Each of the lab's frozen layers is in the model with ``trainable=False``."""
+    from .architecture import check_frozen
+
+    return check_frozen(s.model_, s.lab.frozen_layers)
+
+
 def _blocks_of(s: Scorer, kind: str, check: str) -> CheckResult:
     from .blocks import check_blocks
 
@@ -745,6 +783,9 @@ STEPS: dict[str, Callable[[Scorer], CheckResult]] = {
     "inception_blocks": _step_inception_blocks,
     "depth": _step_depth,
     "degradation": _step_degradation,
+    "baseline": _step_baseline,
+    "pretrained": _step_pretrained,
+    "frozen": _step_frozen,
 }
 
 

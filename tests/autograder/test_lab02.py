@@ -93,12 +93,15 @@ def test_two_separate_encoders_are_named_as_not_shared():
 
 
 def test_a_private_data_file_is_refused_with_the_fix(tmp_path):
-    """Is a private .npz for this two-input lab refused, saying to set a private seed?"""
+    """Is a private .npz for this two-input lab refused when the config is merged for it?"""
     from kerascourse.autograder.config import GraderConfig, GraderConfigError
     from kerascourse.autograder.trusted import Scorer
 
     npz = tmp_path / "heldout.npz"
     np.savez(npz, x_train=np.zeros(1), y_train=np.zeros(1), x_test=np.zeros(1), y_test=np.zeros(1))
-    scorer = Scorer(LAB, GraderConfig(data=str(npz), data_sha256="0" * 64))
+    config = GraderConfig(data=str(npz), data_sha256="0" * 64)
     with pytest.raises(GraderConfigError, match="set a private 'seed' instead"):
-        _ = scorer.data
+        config.for_lab(LAB.lab_id)  # where `kerascourse grade` checks, before any work
+    with pytest.raises(GraderConfigError, match="set a private 'seed' instead"):
+        _ = Scorer(LAB, config).data
+    assert config.for_lab("lab01_functional_api").data == str(npz)  # one input: accepted

@@ -331,7 +331,7 @@ def load_npz(path: str, expected_sha256: str) -> dict[str, Any]:
 
 
 def _refuse_npz_for_multi_io(lab_id: str) -> None:
-    """A private ``.npz`` holds four plain arrays: it cannot feed named inputs or outputs.
+    """A private ``.npz`` holds four plain arrays: no named inputs or outputs, no text.
 
     Checked when the config is merged for a lab, so ``kerascourse grade`` stops before
     grading anyone rather than failing every submission.
@@ -340,10 +340,14 @@ def _refuse_npz_for_multi_io(lab_id: str) -> None:
 
     lab = get_lab(lab_id)
     if len(lab.inputs) > 1 or len(lab.outputs) > 1:
-        msg = (
-            f"{lab_id} has several inputs or outputs, which a private .npz "
-            f"(x_train, y_train, x_test, y_test) cannot hold; remove 'data' from its "
-            f"[{lab_id}] table and set a private 'seed' instead: its grader data "
-            "is drawn with the seed."
-        )
-        raise GraderConfigError(msg)
+        why = "has several inputs or outputs, which"
+    elif not lab.private_npz:
+        why = "is graded on text, which"
+    else:
+        return
+    msg = (
+        f"{lab_id} {why} a private .npz (x_train, y_train, x_test, y_test) cannot hold; "
+        f"remove 'data' from its [{lab_id}] table and set a private 'seed' instead: its "
+        "grader data is drawn with the seed."
+    )
+    raise GraderConfigError(msg)

@@ -124,6 +124,10 @@ class LabSpec:
             or raises :class:`ArchitectureError` (the ``pretrained`` check reports it).
         frozen_layers: layer names (found anywhere, nested models included) that must be
             exported with ``trainable=False`` (the ``frozen`` check).
+        private_npz: whether an instructor may give this lab's grader data as a private
+            ``.npz`` (four numeric arrays). False where the data cannot be held that way
+            (text: ``np.load(allow_pickle=False)`` cannot return the object arrays of
+            strings that Keras needs); multi-input/-output labs are refused anyway.
     """
 
     lab_id: str
@@ -153,6 +157,7 @@ class LabSpec:
     baseline: Callable[[Any, Any, Any, Any], float] | None = field(default=None, repr=False)
     prepare_model: Callable[[Any], Any] | None = field(default=None, repr=False)
     frozen_layers: tuple[str, ...] = ()
+    private_npz: bool = True
 
     def cell(self, grade_id: str) -> GradeCell:
         """The grade cell with this id; :class:`UnknownLabError` lists the valid ids."""

@@ -8,6 +8,8 @@ checksummed pooch registry when reachable::
     ds = datasets.load("digits28")              # bundled, offline, float32 in [0, 1]
     ds = datasets.load_online("mnist", fallback=True)   # real MNIST, or digits28 offline
     datasets.use_cjk_font()                     # matplotlib draws Chinese text
+    datasets.image_folder("letters")            # a folder for image_dataset_from_directory
+    datasets.pretrained_base()                  # chapter 5's base, pretrained on digits28
 
 Why the lazy exports: importing this package must cost nothing and need nothing beyond
 the standard library (the grader and the doctor import it in bare environments; TensorFlow
@@ -30,21 +32,24 @@ from ._errors import (
 
 if TYPE_CHECKING:
     from ._fonts import cjk_font_path, use_cjk_font
-    from ._loaders import Dataset, available, load, stopwords_zh
+    from ._loaders import Dataset, available, image_folder, load, stopwords_zh
     from ._manifest import ManifestEntry, manifest, verify
     from .online import load_online
+    from .pretrain_base import pretrained_base
 
 _LAZY = {
     "Dataset": "._loaders",
     "available": "._loaders",
     "load": "._loaders",
     "stopwords_zh": "._loaders",
+    "image_folder": "._loaders",
     "cjk_font_path": "._fonts",
     "use_cjk_font": "._fonts",
     "ManifestEntry": "._manifest",
     "manifest": "._manifest",
     "verify": "._manifest",
     "load_online": ".online",
+    "pretrained_base": ".pretrain_base",
 }
 
 __all__ = [
@@ -57,9 +62,11 @@ __all__ = [
     "UnknownDatasetError",
     "available",
     "cjk_font_path",
+    "image_folder",
     "load",
     "load_online",
     "manifest",
+    "pretrained_base",
     "stopwords_zh",
     "use_cjk_font",
     "verify",

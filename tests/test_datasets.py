@@ -103,8 +103,10 @@ def test_import_and_verify_need_only_the_standard_library():
 
 
 def test_available_lists_the_loadable_datasets():
-    """Does available() list the five datasets and no resources (font, stop words)?"""
-    assert kd.available() == ["breast_cancer", "chinese_reviews", "diabetes", "digits", "digits28"]
+    """Does available() list the six datasets and no resources (font, stop words, weights)?"""
+    assert kd.available() == [
+        "breast_cancer", "chinese_reviews", "diabetes", "digits", "digits28", "letters",
+    ]  # fmt: skip
 
 
 def test_digits_shapes_dtypes_and_range():
@@ -243,6 +245,136 @@ def test_stopwords_contain_common_particles():
     assert isinstance(words, frozenset)
     assert len(words) > 1000
     assert {"的", "了"} <= words
+
+
+# --- the transfer-learning pair: letters (target task) and digits_base (pretrained) ----
+
+LETTERS = ["A", "C", "E", "F", "H", "K", "L", "N", "P", "T"]
+
+
+def test_letters_shapes_splits_and_classes():
+    """Are letters (n, 28, 28, 1) float32 in [0, 1], 40/20/40 per letter, ten sorted classes?"""
+    ds = kd.load("letters")
+    assert ds.class_names == LETTERS
+    for split, per_class in zip(SPLITS, (40, 20, 40), strict=True):
+        x, y = getattr(ds, f"x_{split}"), getattr(ds, f"y_{split}")
+        assert x.shape == (per_class * 10, 28, 28, 1)
+        assert x.dtype == np.float32
+        assert y.dtype == np.int64
+        assert 0.0 <= x.min()
+        assert x.max() <= 1.0
+        assert np.bincount(y, minlength=10).tolist() == [per_class] * 10
+    assert not np.array_equal(ds.y_train[:10], np.sort(ds.y_train[:10]))  # stored shuffled
+
+
+def test_letters_look_like_digits28():
+    """Were the letters recorded like the digits (8x8 counts upscaled: similar ink and blur)?"""
+    letters, digits = kd.load("letters"), kd.load("digits28")
+    assert letters.x_train.mean() == pytest.approx(digits.x_train.mean(), rel=0.35)
+    assert (letters.x_train == 0).mean() == pytest.approx((digits.x_train == 0).mean(), abs=0.15)
+
+
+@pytest.fixture
+def data_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("KERASCOURSE_DATA", str(cache))
+    return cache
+
+
+def test_image_folder_is_laid_out_for_image_dataset_from_directory(data_cache: Path):
+    """Does image_folder('letters') give split/class/*.png folders holding load()'s images?"""
+    from PIL import Image
+
+    root = kd.image_folder("letters")
+    assert data_cache in root.parents
+    assert sorted(p.name for p in root.iterdir()) == ["test", "train", "val"]
+    ds = kd.load("letters")
+    for split in SPLITS:
+        assert sorted(p.name for p in (root / split).iterdir()) == LETTERS
+        files = sorted((root / split).glob("*/*.png"), key=lambda p: int(p.stem))
+        assert len(files) == len(getattr(ds, f"y_{split}"))
+    first = files[0]  # test split, index 0
+    pixels = np.asarray(Image.open(first), dtype=np.float32)[..., np.newaxis] / 255
+    np.testing.assert_array_equal(pixels, ds.x_test[0])
+    assert first.parent.name == ds.class_names[ds.y_test[0]]
+
+
+def test_image_folder_reuses_and_repairs_its_extraction(data_cache: Path):
+    """Is the zip extracted once, and extracted again when a file has gone missing?"""
+    root = kd.image_folder("letters")
+    victim = next((root / "train" / "A").glob("*.png"))
+    marker_time = (root.parent / ".kerascourse-extracted").stat().st_mtime_ns
+    assert kd.image_folder("letters") == root
+    assert (root.parent / ".kerascourse-extracted").stat().st_mtime_ns == marker_time
+    victim.unlink()
+    assert kd.image_folder("letters") == root
+    assert victim.is_file()
+
+
+def test_image_folder_rejects_array_datasets():
+    """Does image_folder('digits28') say it is stored as arrays, and list the folders?"""
+    with pytest.raises(UnknownDatasetError, match=re.escape("use load()")) as info:
+        kd.image_folder("digits28")
+    assert "['letters']" in str(info.value)
+
+
+def test_load_of_the_weights_points_to_pretrained_base():
+    """Does load('digits_base') say to use pretrained_base()?"""
+    with pytest.raises(UnknownDatasetError, match=re.escape("use pretrained_base()")):
+        kd.load("digits_base")
+
+
+def test_digits_base_provenance_matches_the_training_script():
+    """Does the manifest record the seed, epochs and versions that pretrain_base uses?"""
+    from kerascourse.datasets import pretrain_base
+
+    e = {e.name: e for e in kd.manifest()}["digits_base"]
+    assert e.kind == "weights"
+    assert e.path.endswith(".weights.h5")
+    assert f"seed {pretrain_base.BUNDLE_SEED}, {pretrain_base.EPOCHS} epochs" in e.source
+    assert f"batch {pretrain_base.BATCH_SIZE}, Adam {pretrain_base.LEARNING_RATE:g}" in e.source
+    assert re.search(r"Keras 3\.\d+\.\d+ \(\w+ backend\)", e.source)
+    assert re.search(r"accuracy: 0\.\d{3} on the digits28 test split \(\d+/359", e.description)
+
+
+def test_pretrained_base_has_named_blocks_and_loads_the_weights():
+    """Does pretrained_base() build the documented layers, output shapes and bundled weights?"""
+    import keras
+
+    base = kd.pretrained_base()
+    names = [layer.name for layer in base.layers]
+    blocks = [f"block{b}_{part}" for b in (1, 2, 3) for part in ("conv", "bn", "relu", "pool")]
+    assert names == ["image", *blocks[:-1], "avg_pool"]
+    assert base.name == "digits_base"
+    assert base.input_shape == (None, 28, 28, 1)
+    assert base.output_shape == (None, 128)
+    assert all(layer.trainable for layer in base.layers)
+    assert kd.pretrained_base(pooling=None).output_shape == (None, 7, 7, 128)
+    assert kd.pretrained_base(include_top=True).output_shape == (None, 10)
+    keras.utils.set_random_seed(0)
+    fresh = kd.pretrained_base(weights=None)
+    loaded = base.get_layer("block1_conv").get_weights()[0]
+    assert not np.allclose(loaded, fresh.get_layer("block1_conv").get_weights()[0])
+    with pytest.raises(ValueError, match="weights must be 'digits28'"):
+        kd.pretrained_base(weights="imagenet")
+    with pytest.raises(ValueError, match="pooling must be None or 'avg'"):
+        kd.pretrained_base(pooling="max")
+
+
+def test_pretrained_base_reaches_the_stated_source_accuracy():
+    """Do the bundled weights classify the digits28 test split as well as the manifest says?
+
+    Retraining takes about a minute, so the rebuild is not repeated here; instead the file is
+    checked to be what its entry claims (give or take one image for floating-point drift).
+    """
+    from kerascourse.datasets import pretrain_base
+
+    e = {e.name: e for e in kd.manifest()}["digits_base"]
+    stated, total = map(int, re.search(r"\((\d+)/(\d+)", e.description).groups())
+    correct, n = pretrain_base.evaluate_bundled()
+    assert n == total == 359
+    assert abs(correct - stated) <= 1, (correct, stated)
+    assert correct / n > 0.95
 
 
 # --- the CJK font --------------------------------------------------------------------
@@ -449,7 +581,9 @@ def test_unknown_error_is_a_value_error():
 # --- rebuilds ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["digits", "digits28", "chinese_stopwords", "chinese_reviews"])
+@pytest.mark.parametrize(
+    "name", ["digits", "digits28", "chinese_stopwords", "chinese_reviews", "letters"]
+)
 def test_rebuild_reproduces_manifest_hash(name: str, tmp_path: Path):
     """Does rebuilding into a scratch folder give byte-identical files (same SHA256)?"""
     from kerascourse.datasets import build

@@ -62,6 +62,23 @@ LAB03_WRONG = '''def residual_block(x, filters, name, strides=1):
     y = layers.BatchNormalization(name=f"{name}_b_bn")(y)
     return layers.Activation("relu", name=f"{name}_out")(y)
 '''
+LAB05_WRONG = '''def build_model():
+    base = datasets.pretrained_base()
+    base.trainable = False
+    inputs = keras.Input(shape=(28, 28, 1), name="image")
+    x = base(inputs, training=False)
+    outputs = layers.Dense(10, activation="softmax", name="letter")(x)
+    return keras.Model(inputs, outputs, name="features_only")
+'''
+LAB06_WRONG = """def build_model(vocabulary):
+    review = keras.Input(shape=(), dtype="string", name="review")
+    vectorize = layers.TextVectorization(vocabulary=vocabulary[:20], standardize=None,
+                                         split="whitespace", output_sequence_length=50)
+    x = layers.Embedding(vectorize.vocabulary_size(), 8)(vectorize(review))
+    positive = layers.Dense(1, activation="sigmoid", name="positive")(
+        layers.GlobalAveragePooling1D()(x))
+    return keras.Model(review, positive)
+"""
 CASES = {
     "lab00": Case(
         "lab00_tf_keras_foundations",
@@ -89,6 +106,24 @@ CASES = {
         {"residual_block": LAB03_WRONG},
         ("q2_residual_block", "q3_degradation"),
         ("no Add layer", "no plain twin can be made"),
+    ),
+    "lab05": Case(
+        "lab05_transfer_learning",
+        "lab05",
+        ("build_model",),
+        # the whole base frozen, no augmentation: feature extraction only, accuracy 0.74
+        {"build_model": LAB05_WRONG},
+        ("q3_quality",),
+        ("accuracy 0.7425",),
+    ),
+    "lab06": Case(
+        "lab06_sentiment_lstm",
+        "lab06",
+        ("build_vocabulary", "build_model"),
+        # no recurrent layer, no mask, 20 words: an average of mostly padding, accuracy 0.60
+        {"build_model": LAB06_WRONG},
+        ("q3_quality", "q3_baseline"),
+        ("accuracy 0.6048", "better than the baseline's accuracy 0.7650"),
     ),
 }  # fmt: skip
 IDS = list(CASES)

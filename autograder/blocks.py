@@ -56,14 +56,13 @@ def _block_layers(model: Any, prefix: str) -> list[Any]:
     return [layer for layer in model.layers if layer.name.startswith(f"{prefix}_")]
 
 
-def _join_inputs(model: Any, join: Any) -> int:
+def _join_inputs(graph: Any, join: Any) -> int:
     """How many tensors the join layer's (first) call combines, from the config graph."""
-    graph = graph_of(model, "blocks")
     calls = graph.calls.get(join.name, [])
     return len(calls[0]) if calls else 0
 
 
-def _check_one(model: Any, spec: BlockSpec) -> tuple[bool, str, str]:
+def _check_one(model: Any, graph: Any, spec: BlockSpec) -> tuple[bool, str, str]:
     """(passed, what was measured, what to change) for one block."""
     layers = _block_layers(model, spec.name)
     out_name = f"{spec.name}_out"
@@ -90,7 +89,7 @@ def _check_one(model: Any, spec: BlockSpec) -> tuple[bool, str, str]:
         problems.append(f"{fmt_int(params)} parameters, expected {fmt_int(spec.params)}")
     if not joins:
         problems.append(f"no {join_class} layer")
-    elif (have := _join_inputs(model, joins[0])) != spec.branches:
+    elif (have := _join_inputs(graph, joins[0])) != spec.branches:
         problems.append(f"its {join_class} joins {have} branches, expected {spec.branches}")
     measured = f"block '{spec.name}': {fmt_shape(shape)}, {fmt_int(params)} parameters"
     if not problems:
@@ -107,7 +106,8 @@ def check_blocks(model: Any, specs: Sequence[BlockSpec], check: str) -> CheckRes
             count or join; the message names every failing block and what it should be.
     """
     require_model(model, check)
-    outcomes = [(_check_one(model, spec), spec) for spec in specs]
+    graph = graph_of(model, check)  # once: each block's join is looked up in it
+    outcomes = [(_check_one(model, graph, spec), spec) for spec in specs]
     failed = [(measured, advice) for (ok, measured, advice), _ in outcomes if not ok]
     kinds = sorted({spec.kind for spec in specs})
     allowed = f"{len(specs)} {'/'.join(kinds)} block(s) with the specified shapes and parameters"

@@ -513,15 +513,17 @@ def _lab03_residual_block(x: Any, filters: int, name: str, strides: int = 1) -> 
     return layers.Activation("relu", name=f"{name}_out")(y)
 
 
-def _lab03_inception_block(x: Any, name: str) -> Any:
-    """The reference inception block with the lab's tower widths (4, 4->8, 2->2, pool->2)."""
+def _lab03_inception_block(
+    x: Any, f1: int, f3r: int, f3: int, f5r: int, f5: int, fp: int, name: str
+) -> Any:
+    """The reference inception block (the lab's solution)."""
     from keras import layers
 
-    a = lab03_conv_bn(x, 4, 1, f"{name}_1x1")
-    b = lab03_conv_bn(lab03_conv_bn(x, 4, 1, f"{name}_3x3_reduce"), 8, 3, f"{name}_3x3")
-    c = lab03_conv_bn(lab03_conv_bn(x, 2, 1, f"{name}_5x5_reduce"), 2, 5, f"{name}_5x5")
+    a = lab03_conv_bn(x, f1, 1, f"{name}_1x1")
+    b = lab03_conv_bn(lab03_conv_bn(x, f3r, 1, f"{name}_3x3_reduce"), f3, 3, f"{name}_3x3")
+    c = lab03_conv_bn(lab03_conv_bn(x, f5r, 1, f"{name}_5x5_reduce"), f5, 5, f"{name}_5x5")
     d = layers.MaxPooling2D(3, strides=1, padding="same", name=f"{name}_pool")(x)
-    d = lab03_conv_bn(d, 2, 1, f"{name}_pool_proj")
+    d = lab03_conv_bn(d, fp, 1, f"{name}_pool_proj")
     return layers.concatenate([a, b, c, d], name=f"{name}_out")
 
 
@@ -547,11 +549,7 @@ def lab03_network(residual_block: Callable[..., Any], inception_block: Callable[
 
 def _lab03_reference_model() -> Any:
     """The solution's network (the block specs below are its numbers)."""
-
-    def inception(x: Any, f1: int, f3r: int, f3: int, f5r: int, f5: int, fp: int, name: str) -> Any:
-        return _lab03_inception_block(x, name)
-
-    return lab03_network(_lab03_residual_block, inception)
+    return lab03_network(_lab03_residual_block, _lab03_inception_block)
 
 
 _RES_CALL = "residual_block(x, filters, name, strides)"
@@ -626,7 +624,6 @@ _REGISTRY: dict[str, LabSpec] = {spec.lab_id: spec for spec in (LAB00, LAB01, LA
 #: imported on first use: they need helpers (text segmentation, pretrained weights) that
 #: the labs above do not.
 _MODULES: dict[str, str] = {
-    "lab04_callbacks": "lab04",
     "lab05_transfer_learning": "lab05",
     "lab06_sentiment_lstm": "lab06",
 }
@@ -636,15 +633,8 @@ def _load_module_specs() -> None:
     import importlib
 
     for lab_id, module in _MODULES.items():
-        if lab_id in _REGISTRY:
-            continue
-        try:
-            spec = importlib.import_module(f"{__package__}.{module}").SPEC
-        except ModuleNotFoundError as err:
-            if err.name != f"{__package__}.{module}":
-                raise
-            continue  # not written yet in this checkout
-        _REGISTRY[lab_id] = spec
+        if lab_id not in _REGISTRY:
+            _REGISTRY[lab_id] = importlib.import_module(f"{__package__}.{module}").SPEC
 
 
 def lab_ids() -> list[str]:

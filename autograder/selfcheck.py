@@ -26,7 +26,7 @@ from .labspec import get_lab
 from .results import ArchitectureError, CheckResult, GradingError
 from .trusted import Scorer
 
-__all__ = ["check", "lab00", "lab01", "lab02", "lab03", "lab04", "lab05", "lab06"]
+__all__ = ["check", "lab00", "lab01", "lab02", "lab03", "lab05", "lab06"]
 
 PARTS = ("visible", "hidden", "all")
 
@@ -151,11 +151,6 @@ def lab03(grade_id: str, model: Any, *, part: str = "visible") -> list[CheckResu
         [ok] residual_blocks: blocks res1, ..., res8 as specified; allowed: ...
     """
     return check("lab03_residual_inception", grade_id, model, part=part)
-
-
-def lab04(grade_id: str, model: Any, *, part: str = "visible") -> list[CheckResult]:
-    """Self-check one grade cell of lab 04 (see :func:`check`)."""
-    return check("lab04_callbacks", grade_id, model, part=part)
 
 
 def lab05(grade_id: str, model: Any, *, part: str = "visible") -> list[CheckResult]:

@@ -315,15 +315,7 @@ class Scorer:
             device.enable_deterministic_ops()
         keras.utils.set_random_seed(self.config.seed)
         try:
-            model = quality.rebuild_model(self.json_text_ or "", max_bytes=self.lab.max_json_bytes)
-            if self.lab.prepare_model is not None:
-                self.lab.prepare_model(model)
-            model.compile(
-                optimizer=self._student_optimizer(),
-                loss=recipe.loss,
-                loss_weights=recipe.loss_weights,
-                jit_compile=False,
-            )
+            model = self._compiled(self.json_text_ or "")
         except GradingError as err:
             out.error = err.result
             return out
@@ -367,7 +359,7 @@ class Scorer:
         seeds itself, so their order does not matter), so the two final losses differ
         only by the shortcuts.
         """
-        from . import device, quality
+        from . import device
         from .twin import TwinError, plain_twin
 
         out = Training()
@@ -386,19 +378,9 @@ class Scorer:
             return out
         if self.deterministic:
             device.enable_deterministic_ops()
-        keras = _keras()
-        keras.utils.set_random_seed(self.config.seed)
-        recipe = self.lab.recipe
+        _keras().utils.set_random_seed(self.config.seed)
         try:
-            twin = quality.rebuild_model(twin_json, max_bytes=self.lab.max_json_bytes)
-            if self.lab.prepare_model is not None:
-                self.lab.prepare_model(twin)
-            twin.compile(
-                optimizer=self._student_optimizer(),
-                loss=recipe.loss,
-                loss_weights=recipe.loss_weights,
-                jit_compile=False,
-            )
+            twin = self._compiled(twin_json)
             for epoch in range(self.epochs):
                 out.epoch_times.append(self._fit_epoch(twin, epoch, out.losses))
         except Exception as err:  # noqa: BLE001 - a twin that cannot train: the submission's shape
@@ -406,6 +388,24 @@ class Scorer:
             return out
         out.model = twin
         return out
+
+    def _compiled(self, json_text: str) -> Any:
+        """Rebuild ``json_text``, let the lab prepare it (pretrained weights), compile it
+        with the learner's optimizer and the recipe's loss: the student's model and its
+        twin start the same way. Raises the submission's :class:`GradingError`."""
+        from . import quality
+
+        recipe = self.lab.recipe
+        model = quality.rebuild_model(json_text, max_bytes=self.lab.max_json_bytes)
+        if self.lab.prepare_model is not None:
+            self.lab.prepare_model(model)
+        model.compile(
+            optimizer=self._student_optimizer(),
+            loss=recipe.loss,
+            loss_weights=recipe.loss_weights,
+            jit_compile=False,
+        )
+        return model
 
     def _fit_epoch(self, model: Any, epoch: int, losses: list[float] | None = None) -> float:
         """Train one more epoch of ``model``; return its wall time in seconds.

@@ -12,8 +12,9 @@ of ``kerascourse.autograder`` must stay cheap and side-effect free). Instead
   nbgrader's IgnorePattern drops the known harmless noise that remains;
 - per-cell timeouts, output limits and the solution stubs are set explicitly.
 
-Only the notebook and the files the lab ships are released; ``submission_model.json``
-(what a run of the lab writes for the trusted grader) is never copied in either direction.
+Only the notebook and the files the lab ships are released; ``submission_model.json`` and
+``submission_callback.py`` (what a run of a lab writes for the trusted grader) are never
+copied in either direction.
 """
 
 from __future__ import annotations
@@ -50,7 +51,14 @@ IGNORE_PATTERN = (
     r"|oneDNN custom operations are on)"
 )
 #: Files never copied between nbgrader steps (nbgrader's defaults plus the lab's export).
-IGNORED_FILES = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "submission_model.json"]
+IGNORED_FILES = [
+    ".ipynb_checkpoints",
+    "*.pyc",
+    "__pycache__",
+    "feedback",
+    "submission_model.json",
+    "submission_callback.py",
+]
 
 _TEMPLATE = '''\
 """nbgrader configuration of a kerascourse course directory.

@@ -128,6 +128,10 @@ class LabSpec:
             ``.npz`` (four numeric arrays). False where the data cannot be held that way
             (text: ``np.load(allow_pickle=False)`` cannot return the object arrays of
             strings that Keras needs); multi-input/-output labs are refused anyway.
+        submission: what the notebook exports: ``"model"`` (an architecture, scored by
+            :mod:`trusted`'s model checks) or ``"callback"`` (a callback class's source,
+            scored by running it on grader-controlled training runs, :mod:`lab04`).
+            Defaults to `"model"`.
     """
 
     lab_id: str
@@ -158,6 +162,7 @@ class LabSpec:
     prepare_model: Callable[[Any], Any] | None = field(default=None, repr=False)
     frozen_layers: tuple[str, ...] = ()
     private_npz: bool = True
+    submission: str = "model"
 
     def cell(self, grade_id: str) -> GradeCell:
         """The grade cell with this id; :class:`UnknownLabError` lists the valid ids."""
@@ -624,6 +629,7 @@ _REGISTRY: dict[str, LabSpec] = {spec.lab_id: spec for spec in (LAB00, LAB01, LA
 #: imported on first use: they need helpers (text segmentation, pretrained weights) that
 #: the labs above do not.
 _MODULES: dict[str, str] = {
+    "lab04_callbacks": "lab04",
     "lab05_transfer_learning": "lab05",
     "lab06_sentiment_lstm": "lab06",
 }

@@ -10,10 +10,13 @@ through one ordered list of steps (:data:`STEPS`), in a pool of worker processes
    hidden tests, no other students) and the course's ``nbgrader_config.py``;
 2. ``autograde``: the real ``nbgrader autograde LAB --student ID`` there, inside the
    sandbox (:mod:`kerascourse.autograder.sandbox`);
-3. ``copy_out``: only the executed notebook and ``submission_model.json``, size-limited,
-   regular files, no symlinks followed;
+3. ``copy_out``: only the executed notebook and the lab's export
+   (``submission_model.json``; lab04: ``submission_callback.py``), size-limited, regular
+   files, no symlinks followed;
 4. ``score``: the trusted scorer in a fresh process that never ran student code
-   (``python -m kerascourse.autograder.trusted``); identical architectures are scored
+   (``python -m kerascourse.autograder.trusted``; an exported callback runs in a worker
+   inside the same sandbox, see :mod:`kerascourse.autograder.callback_bridge`); identical
+   exports are scored
    once per config (a cache keyed by the model's sha256, the config and the grader code),
    so two students with the same model get the same score;
 5. ``finalize``: the notebook for ``autograded/`` with the trusted messages as outputs of
@@ -345,6 +348,7 @@ class Job:
     cache_dir: str | None
     cache_salt: str
     max_json_bytes: int
+    export_file: str
     autograded_ids: list[str]
     points: dict[str, float]
     threads: int | None
@@ -516,9 +520,9 @@ def _copy_out(
         out.update(status="crashed", reason="nbgrader wrote no executed notebook")
     model_path = None
     if out["status"] == "graded":
-        model = safe_read(rw, (*folder, "submission_model.json"), job.max_json_bytes)
+        model = safe_read(rw, (*folder, job.export_file), job.max_json_bytes)
         if model is not None:
-            model_path = dest / "submission_model.json"
+            model_path = dest / job.export_file
             model_path.write_bytes(model)
     return executed, model_path
 
@@ -557,7 +561,7 @@ def _score(job: Job, model_path: Path | None, out: dict[str, Any]) -> dict[str, 
     """Step ``score``: the trusted scorer, in a fresh process that never ran student code."""
     if model_path is None:
         if out["status"] == "graded":
-            out.update(status="failed", reason="no model exported (submission_model.json)")
+            out.update(status="failed", reason=f"no model exported ({job.export_file})")
         out["flags"].append("no model exported")
         return None
     if job.cache_dir is None:
@@ -585,6 +589,12 @@ def _score_now(job: Job, model_path: Path, out: dict[str, Any]) -> dict[str, Any
     result_path = Path(job.job_dir) / "trusted.json"
     result_path.unlink(missing_ok=True)
     cmd = [*job.trusted_cmd, "--model", str(model_path), "--out", str(result_path)]
+    if job.export_file.endswith(".py"):  # code (lab04's callback): run in the same sandbox
+        spec = Path(job.job_dir) / "sandbox.json"
+        spec.write_text(
+            json.dumps({"info": job.info, "policy": job.policy, "secrets": job.secrets})
+        )
+        cmd += ["--sandbox-spec", str(spec)]
     proc = _run_trusted(cmd, job.score_timeout, job.policy.get("memory_bytes"), job.threads)
     if proc is None or not result_path.exists():
         reason = "timed out" if proc is None else f"exit {proc.returncode}"
@@ -649,7 +659,7 @@ def _finalize(
     if trusted:
         out["flags"] += [f for f in trusted.get("flags", []) if f not in out["flags"]]
         if "no model exported" in trusted.get("flags", []) and out["status"] == "graded":
-            out.update(status="failed", reason="no model exported (submission_model.json)")
+            out.update(status="failed", reason=f"no model exported ({job.export_file})")
     banner = ""
     if out["status"] != "graded":
         banner = f"{out['status']}: {out['reason']}. Scores below are the grader's."
@@ -689,7 +699,8 @@ def scores_from_trusted(
 #: What a student reads when no model reached the grader.
 NO_MODEL_ADVICE = (
     "Run the whole notebook (Kernel > Restart & Run All) so that its last cell writes "
-    "submission_model.json, and keep that cell as it is."
+    "its export file (submission_model.json, or submission_callback.py in lab 04), and "
+    "keep that cell as it is."
 )
 
 
@@ -884,6 +895,7 @@ class _ClassRun:
             cache_dir=str(cache) if options.trusted_cache else None,
             cache_salt=_cache_salt(self.config_path, lab.lab_id),
             max_json_bytes=lab.max_json_bytes,
+            export_file=lab.export_file,
             autograded_ids=[c.grade_id for c in lab.autograded],
             points={c.grade_id: float(c.points) for c in lab.grade_cells},
             threads=max(1, (os.cpu_count() or 1) // self.jobs) if self.jobs > 1 else None,

@@ -74,5 +74,9 @@ class QualityError(GradingError):
     """The model, trained by the grader, did not reach the target metric."""
 
 
+class SpecificationError(GradingError):
+    """Code the learner wrote (a callback) did not do what the specification says."""
+
+
 class GraderBugError(RuntimeError):
     """Our bug, not the student's: reported as such in feedback (STYLE: tell them apart)."""

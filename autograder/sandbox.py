@@ -366,6 +366,86 @@ def _user_task_count() -> int:
     return count
 
 
+@dataclass
+class SandboxProcess:
+    """A sandboxed process started by :func:`start` (pipes to talk to it)."""
+
+    proc: subprocess.Popen
+    uid: int | None
+
+    def stop(self) -> None:
+        """Kill it and everything it started (its process group, its uid when root)."""
+        if self.proc.poll() is None:
+            _kill_group(self.proc.pid)
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream is not None:
+                stream.close()
+        if self.uid is not None:
+            kill_uid(self.uid)
+
+
+def _command(
+    argv: Sequence[str],
+    rw_dir: Path,
+    cwd: Path,
+    policy: SandboxPolicy,
+    info: SandboxInfo,
+    secrets: Sequence[Path],
+    expose: Sequence[Path],
+) -> tuple[list[str], int | None]:
+    """The full command line and the uid it runs as (`rw_dir` handed to that uid)."""
+    uid = sandbox_uid() if info.own_uid else None
+    if uid is not None:
+        _chown_tree(Path(rw_dir), uid)
+        Path(rw_dir).chmod(0o700)  # without bubblewrap, other sandboxes must not read it
+    cmd = bwrap_argv(
+        argv,
+        rw_dir=Path(rw_dir),
+        cwd=Path(cwd),
+        secrets=secrets,
+        policy=policy,
+        info=info,
+        uid=uid,
+        expose=expose,
+    )
+    return cmd, uid
+
+
+def start(
+    argv: Sequence[str],
+    *,
+    rw_dir: Path,
+    cwd: Path,
+    env: dict[str, str],
+    log_path: Path,
+    policy: SandboxPolicy,
+    info: SandboxInfo,
+    secrets: Sequence[Path] = (),
+    expose: Sequence[Path] = (),
+) -> SandboxProcess:
+    """Start `argv` in the sandbox with pipes on its stdin and stdout (stderr to `log_path`).
+
+    For a process the grader talks to while it runs (a learner's callback, see
+    :mod:`kerascourse.autograder.callback_bridge`); the caller enforces deadlines and
+    calls :meth:`SandboxProcess.stop`. `log_path` must lie outside `rw_dir`.
+    """
+    cmd, uid = _command(argv, rw_dir, cwd, policy, info, secrets, expose)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            cmd,
+            cwd=str(cwd),
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            start_new_session=True,
+            preexec_fn=_limits(policy, info, uid),  # noqa: PLW1509 - single-threaded caller
+        )
+    return SandboxProcess(proc, uid)
+
+
 def run(
     argv: Sequence[str],
     *,
@@ -383,22 +463,9 @@ def run(
     When running as root the sandbox gets its own uid; `rw_dir` is handed to that uid
     first. stdout and stderr go to `log_path` (which must lie outside `rw_dir`).
     """
-    uid = sandbox_uid() if info.own_uid else None
-    if uid is not None:
-        _chown_tree(Path(rw_dir), uid)
-        Path(rw_dir).chmod(0o700)  # without bubblewrap, other sandboxes must not read it
-    cmd = bwrap_argv(
-        argv,
-        rw_dir=Path(rw_dir),
-        cwd=Path(cwd),
-        secrets=secrets,
-        policy=policy,
-        info=info,
-        uid=uid,
-        expose=expose,
-    )
+    cmd, uid = _command(argv, rw_dir, cwd, policy, info, secrets, expose)
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    start = time.monotonic()
+    start_time = time.monotonic()
     timed_out = False
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
@@ -419,7 +486,7 @@ def run(
             returncode = proc.wait()
     if uid is not None:
         kill_uid(uid)
-    return SandboxRun(returncode, timed_out, time.monotonic() - start, log_path)
+    return SandboxRun(returncode, timed_out, time.monotonic() - start_time, log_path)
 
 
 def _kill_group(pid: int) -> None:

@@ -26,7 +26,17 @@ from .labspec import get_lab
 from .results import ArchitectureError, CheckResult, GradingError
 from .trusted import Scorer
 
-__all__ = ["check", "lab00", "lab01", "lab02", "lab03", "lab05", "lab06"]
+__all__ = [
+    "callback_source",
+    "check",
+    "lab00",
+    "lab01",
+    "lab02",
+    "lab03",
+    "lab04",
+    "lab05",
+    "lab06",
+]
 
 PARTS = ("visible", "hidden", "all")
 
@@ -48,8 +58,33 @@ class CheckReport(list):
 _SCORERS: dict[tuple[str, str], Scorer] = {}
 
 
+def _callback_scorer(lab_id: str, cls: Any) -> Any:
+    """The callback lab's scorer for this class (a redefined class gets a new one)."""
+    from ._keras_utils import import_keras
+    from .lab04 import local_scorer
+
+    keras = import_keras()
+    if not (isinstance(cls, type) and issubclass(cls, keras.callbacks.Callback)):
+        got = f"an instance of {type(cls).__name__}" if not isinstance(cls, type) else cls
+        msg = (
+            f"Pass the callback class itself (e.g. RelativeEarlyStopping), a subclass of "
+            f"keras.callbacks.Callback; got {got}. The grader creates its own instances."
+        )
+        raise TypeError(msg)
+    key = (lab_id, f"{cls.__qualname__}@{id(cls)}")
+    scorer = _SCORERS.get(key)
+    if scorer is None:
+        scorer = local_scorer(cls, GraderConfig().seed)
+        _SCORERS.clear()
+        _SCORERS[key] = scorer
+    return scorer
+
+
 def _scorer(lab_id: str, model: Any) -> Scorer:
     from ._keras_utils import require_model
+
+    if get_lab(lab_id).submission == "callback":
+        return _callback_scorer(lab_id, model)
 
     require_model(model, "model")
     try:
@@ -82,7 +117,7 @@ def check(
     Args:
         lab_id: the lab (``"lab01_functional_api"``).
         grade_id: the grade cell (``"q2_budget"``).
-        model: the learner's ``keras.Model``.
+        model: the learner's ``keras.Model`` (lab04: the callback class).
         part: ``"visible"`` (the student version's test), ``"hidden"`` (the grader's
             extra checks) or ``"all"``. Defaults to `"visible"`.
         quiet: do not print the messages. Defaults to `False`.
@@ -161,3 +196,38 @@ def lab05(grade_id: str, model: Any, *, part: str = "visible") -> list[CheckResu
 def lab06(grade_id: str, model: Any, *, part: str = "visible") -> list[CheckResult]:
     """Self-check one grade cell of lab 06 (see :func:`check`)."""
     return check("lab06_sentiment_lstm", grade_id, model, part=part)
+
+
+def lab04(grade_id: str, callback_class: Any, *, part: str = "visible") -> list[CheckResult]:
+    """Self-check one grade cell of lab 04 with the callback *class* (see :func:`check`).
+
+    The grader's training runs are the trusted grader's, run in this kernel with the
+    public seed; the callback sees the same restricted ``self.model`` as in the grader.
+    """
+    return check("lab04_callbacks", grade_id, callback_class, part=part)
+
+
+def callback_source(cls: type) -> str:
+    """The source of the notebook cell (or module) that defines `cls`, for the grader.
+
+    Why the whole cell: the grader runs the exported text on its own, so the imports and
+    helpers written next to the class travel with it. A class defined in a notebook has
+    no file, but IPython keeps each cell's text where the class's methods point to.
+
+    Raises:
+        TypeError: `cls` has no method defined in Python code (nothing to export).
+    """
+    import linecache
+
+    for value in vars(cls).values():
+        func = getattr(value, "__func__", value)
+        code = getattr(func, "__code__", None)
+        if code is not None:
+            lines = linecache.getlines(code.co_filename)
+            if lines:
+                return "".join(lines)
+    msg = (
+        f"Cannot find the source of {cls!r}: define it with `class ...:` in a notebook cell "
+        "(with at least one method) and run that cell again."
+    )
+    raise TypeError(msg)

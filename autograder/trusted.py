@@ -899,8 +899,9 @@ def score_submission(
     config: GraderConfig | None = None,
     *,
     deterministic: bool = True,
+    sandbox: tuple[Any, Any, list[Path]] | None = None,
 ) -> TrustedResult:
-    """Score the architecture file a lab's notebook exported (``submission_model.json``).
+    """Score the file a lab's notebook exported (``submission_model.json``).
 
     Args:
         lab_id: a lab id (``"lab01_functional_api"``).
@@ -909,12 +910,20 @@ def score_submission(
         config: grader settings. Defaults to :func:`load_config` (``--config`` /
             ``$KERASCOURSE_GRADER_CONFIG`` / public defaults).
         deterministic: deterministic backend kernels. Defaults to `True`.
+        sandbox: ``(SandboxInfo, SandboxPolicy, secrets)`` for a lab whose export is code
+            (lab04's callback, run in a sandboxed worker). Defaults to detecting the
+            sandbox and hiding the repository checkout.
 
     Returns:
         A :class:`TrustedResult`; ``result.scores()`` maps grade ids to points.
     """
     lab = get_lab(lab_id)
     path = Path(architecture_json_path)
+    if lab.submission == "callback":
+        from .lab04 import score_callback
+
+        source = _read_export(path, lab.max_json_bytes)
+        return score_callback(lab, source, config or load_config(), path=str(path), sandbox=sandbox)
     text: str | None = None
     if path.is_file() and path.stat().st_size > 0:
         size = path.stat().st_size
@@ -930,6 +939,28 @@ def score_submission(
     return score_json(lab_id, text, config, model_path=str(path), deterministic=deterministic)
 
 
+def _read_export(path: Path, limit: int) -> str | None:
+    """The exported text; None when missing, empty, oversized or not UTF-8."""
+    if not path.is_file() or not 0 < path.stat().st_size <= limit:
+        return None
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def read_sandbox_spec(path: str) -> tuple[Any, Any, list[Path]]:
+    """The sandbox the grading pipeline uses, as it wrote it for this scorer (JSON)."""
+    from . import sandbox as sb
+
+    data = json.loads(Path(path).read_text())
+    return (
+        sb.SandboxInfo(**data["info"]),
+        sb.SandboxPolicy(**data["policy"]),
+        [Path(p) for p in data["secrets"]],
+    )
+
+
 # --------------------------------------------------------------------------- CLI
 
 
@@ -943,12 +974,23 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--lab", required=True, help="lab id, e.g. lab01_functional_api")
-    parser.add_argument("--model", required=True, help="the exported submission_model.json")
+    parser.add_argument(
+        "--model",
+        "--submission",
+        dest="model",
+        required=True,
+        help="the exported file (submission_model.json; lab04: submission_callback.py)",
+    )
     parser.add_argument("--out", required=True, help="where to write the JSON result")
     parser.add_argument(
         "--config",
         default=None,
         help="private grader config (TOML); default: $KERASCOURSE_GRADER_CONFIG or public",
+    )
+    parser.add_argument(
+        "--sandbox-spec",
+        default=None,
+        help="JSON written by the grading pipeline: the sandbox for code a lab exports",
     )
     return parser
 
@@ -960,7 +1002,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         config = load_config(args.config)
-        result = score_submission(args.lab, args.model, config)
+        sandbox = None
+        if get_lab(args.lab).submission == "callback":
+            from .lab04 import default_sandbox
+
+            secret = [Path(args.config).expanduser().resolve()] if args.config else []
+            spec = args.sandbox_spec
+            sandbox = read_sandbox_spec(spec) if spec else default_sandbox(secret)
+        result = score_submission(args.lab, args.model, config, sandbox=sandbox)
     except (UnknownLabError, GraderConfigError, DataIntegrityError) as err:
         sys.stderr.write(f"trusted grader: {err}\n")
         return 2

@@ -30,6 +30,11 @@ class Case:
     wrong: dict[str, str]  # grade id -> source of the wrong student's cell
     wrong_lost: tuple[str, ...]  # the grade cells the wrong student scores 0 on
     wrong_feedback: tuple[str, ...] = field(default=())  # phrases on the wrong student's page
+    argument: str = "model"  # what the test cells pass to selfcheck
+    export_cell: str = "export_model"  # grade id of the last, locked cell
+    export_call: str = "model.to_json()"  # what that cell writes
+    # Cells allowed past the 15-line limit: a class the grader exports as one cell.
+    long_cells: tuple[str, ...] = ()
 
     @property
     def lab(self):
@@ -61,6 +66,22 @@ LAB03_WRONG = '''def residual_block(x, filters, name, strides=1):
     y = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_b_conv")(y)
     y = layers.BatchNormalization(name=f"{name}_b_bn")(y)
     return layers.Activation("relu", name=f"{name}_out")(y)
+'''
+LAB04_WRONG = '''class RelativeEarlyStopping(keras.callbacks.Callback):
+    def __init__(self, patience=3, min_relative_delta=0.01, monitor="val_loss"):
+        super().__init__()
+        self.patience, self.min_relative_delta, self.monitor = patience, min_relative_delta, monitor
+        self.best, self.wait, self.decisions = math.inf, 0, []
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = float(logs[self.monitor])
+        if value < self.best * (1 - self.min_relative_delta):
+            self.best, self.wait, action = value, 0, "improved"
+        else:
+            self.wait += 1
+            action = "stopped" if self.wait >= self.patience else "waited"
+            self.model.stop_training = action == "stopped"
+        self.decisions.append({"epoch": epoch, "value": value, "action": action})
 '''
 LAB05_WRONG = '''def build_model():
     base = datasets.pretrained_base()
@@ -106,6 +127,19 @@ CASES = {
         {"residual_block": LAB03_WRONG},
         ("q2_residual_block", "q3_degradation"),
         ("no Add layer", "no plain twin can be made"),
+    ),
+    "lab04": Case(
+        "lab04_callbacks",
+        "lab04",
+        ("relative_early_stopping",),
+        # right decisions and stops, but state set once in __init__ and nothing restored
+        {"relative_early_stopping": LAB04_WRONG},
+        ("q3_restore", "q4_decision_log"),
+        ("the model ended with epoch 7's weights; the best epoch was 4",),
+        argument="RelativeEarlyStopping",
+        export_cell="export_callback",
+        export_call="selfcheck.callback_source(RelativeEarlyStopping)",
+        long_cells=("relative_early_stopping",),
     ),
     "lab05": Case(
         "lab05_transfer_learning",
@@ -163,7 +197,7 @@ def test_test_cells_are_locked_and_run_the_specs_checks(key):
         cell = _cell(nb, spec.grade_id)
         assert _meta(cell)["locked"] is True
         lines = cell.source.splitlines()
-        call = f'selfcheck.{case.selfcheck}("{spec.grade_id}", model'
+        call = f'selfcheck.{case.selfcheck}("{spec.grade_id}", {case.argument}'
         assert lines[0] == call + ")"
         hidden = ["### BEGIN HIDDEN TESTS", call + ', part="hidden")', "### END HIDDEN TESTS"]
         assert lines[1:] == (hidden if spec.hidden else [])
@@ -180,14 +214,15 @@ def test_solutions_export_and_cell_hygiene(key):
         assert _meta(cell)["solution"] is True
         assert re.search(r"### BEGIN SOLUTION\n.+### END SOLUTION", cell.source, re.DOTALL)
     last = [c for c in nb.cells if c.cell_type == "code"][-1]
-    assert _meta(last)["grade_id"] == "export_model"
+    assert _meta(last)["grade_id"] == case.export_cell
     assert _meta(last)["locked"] is True
     assert f'open("{case.lab.export_file}", "w"' in last.source
-    assert "model.to_json()" in last.source
+    assert case.export_call in last.source
     for before, cell in zip(nb.cells, nb.cells[1:], strict=False):
         if cell.cell_type == "code":
             assert before.cell_type == "markdown", cell.source[:60]
-            assert len([ln for ln in cell.source.splitlines() if ln.strip()]) <= 15
+            limit = 40 if _meta(cell).get("grade_id") in case.long_cells else 15
+            assert len([ln for ln in cell.source.splitlines() if ln.strip()]) <= limit
             assert not cell.outputs
             assert cell.execution_count is None
     text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
@@ -231,7 +266,8 @@ def test_a_class_of_two_is_graded_exactly(key, tmp_path):
                                if "### " not in ln) for gid in case.solution_cells}  # fmt: skip
     students = {"solution": solution, "wrong": {**solution, **case.wrong}}
     for sid, cells in students.items():
-        nb = h.student(release, answer=ANSWER)
+        manual = next(c.grade_id for c in lab.grade_cells if c.manual)
+        nb = h.student(release, answer=ANSWER, written=manual)
         for gid, text in cells.items():
             _cell(nb, gid).source = text
         h.write(nb, course / "submitted" / sid / lab.lab_id / lab.notebook)
@@ -257,4 +293,8 @@ def test_a_class_of_two_is_graded_exactly(key, tmp_path):
         assert phrase in wrong_page
     rows = {r["student_id"]: float(r["raw_score"]) for r in csv.DictReader(report.csv_path.open())}
     assert rows == {sid: sum(cells.values()) for sid, cells in expected.items()}
-    assert f">{lab.metric}<" in report.report_path.read_text()
+    report_page = report.report_path.read_text()
+    if lab.submission == "model":
+        assert f">{lab.metric}<" in report_page
+    for cell in lab.autograded:  # the per-test table names every graded cell
+        assert cell.grade_id in report_page

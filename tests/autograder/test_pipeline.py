@@ -80,13 +80,16 @@ def index_of(nb, grade_id: str) -> int:
     return nb.cells.index(find(nb, grade_id))
 
 
-def student(release, *, build: str | None = None, answer: str | None = ANSWER):
-    """A copy of the release with `build_model` (None: left blank) and the written answer."""
+def student(
+    release, *, build: str | None = None, answer: str | None = ANSWER, written: str = "q4_written"
+):
+    """A copy of the release with `build_model` (None: left blank) and the written answer
+    (in the cell `written`)."""
     nb = copy.deepcopy(release)
     if build is not None:
         find(nb, "build_model").source = build
     if answer is not None:
-        find(nb, "q4_written").source = answer
+        find(nb, written).source = answer
     return nb
 
 

@@ -353,30 +353,34 @@ class SandboxedClient:
 
     def _call(self, header: dict[str, Any], during: str) -> dict[str, Any]:
         """Send one request, then serve the worker's weight requests until it answers."""
-        if self.broken:
-            raise BridgeError(self.broken)
-        try:
-            self.wire.send(header)
-        except OSError:
-            self._break(f"the callback process ended ({during})")
+        self._send(header, (), during)
         deadline = time.monotonic() + self.hook_timeout
         while True:
             reply, arrays = self._receive(max(deadline - time.monotonic(), 0), during)
             op = reply.get("op")
             if op == "get_weights":
-                self.wire.send({"op": "weights"}, self.model.get_weights())
+                self._send({"op": "weights"}, self.model.get_weights(), during)
             elif op == "set_weights":
                 try:
                     apply_weights(self.model, arrays)
-                    self.wire.send({"op": "ok"})
                 except ValueError as err:
-                    self.wire.send({"op": "refused", "error": str(err)})
+                    self._send({"op": "refused", "error": str(err)}, (), during)
+                else:
+                    self._send({"op": "ok"}, (), during)
             elif op == "done":
                 if reply.get("error"):
                     raise BridgeError(str(reply["error"])[:1000])
                 return reply
             else:
                 self._break(f"the callback process sent an unknown message {str(op)[:40]!r}")
+
+    def _send(self, header: dict[str, Any], arrays: Sequence[Any], during: str) -> None:
+        if self.broken:
+            raise BridgeError(self.broken)
+        try:
+            self.wire.send(header, arrays)
+        except OSError:
+            self._break(f"the callback process ended ({during})")
 
     def new(self, kwargs: dict[str, Any], model: Any) -> None:
         """A fresh instance of the class in the worker, watching `model`."""

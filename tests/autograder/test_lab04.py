@@ -304,3 +304,9 @@ def test_score_callback_refuses_what_cannot_be_graded():
         assert result.score == 0
         assert result.flags == [FLAG_NO_MODEL]
         assert phrase in result.cells["q1_improvement"].messages()[0]
+
+
+def test_every_check_the_lab_names_is_a_step():
+    """Does each grade cell's check name map to one of lab04's steps, all of them used?"""
+    names = [name for cell in lab04.SPEC.autograded for name in cell.checks]
+    assert sorted(names) == sorted(lab04.STEPS)

@@ -305,24 +305,30 @@ class SandboxedClient:
         self.hook_timeout = hook_timeout
         self.model: Any = None
         self.broken: str | None = None
+        self.process: Any = None
         self.workdir = Path(tempfile.mkdtemp(prefix="kc-callback-"))
+        self.log_path = Path(tempfile.mkdtemp(prefix="kc-callback-log-")) / "worker.log"
         (self.workdir / SOURCE_NAME).write_text(source, encoding="utf-8")
         for name in ("home", "tmp"):
             (self.workdir / name).mkdir()
         info, policy, secrets = sandbox
-        self.log_path = Path(tempfile.mkdtemp(prefix="kc-callback-log-")) / "worker.log"
         argv = [sys.executable, "-m", "kerascourse.autograder.callback_bridge"]
         argv += [str(self.workdir / SOURCE_NAME), class_name]
-        self.process = sb.start(
-            argv,
-            rw_dir=self.workdir,
-            cwd=self.workdir,
-            env=_worker_env(self.workdir),
-            log_path=self.log_path,
-            policy=policy,
-            info=info,
-            secrets=secrets,
-        )
+        try:
+            self.process = sb.start(
+                argv,
+                rw_dir=self.workdir,
+                cwd=self.workdir,
+                env=_worker_env(self.workdir),
+                log_path=self.log_path,
+                policy=policy,
+                info=info,
+                secrets=secrets,
+            )
+        except OSError as err:  # bubblewrap or the interpreter could not start
+            self.close()
+            msg = f"the callback process could not start: {err}"
+            raise BridgeError(msg) from None
         proc = self.process.proc
         self.wire = _Wire(proc.stdout.fileno(), proc.stdin.fileno())
         header, _ = self._receive(start_timeout, "starting")
@@ -412,10 +418,11 @@ class SandboxedClient:
         """Stop the worker (and everything it started); remove its folder."""
         import shutil
 
-        process = getattr(self, "process", None)
-        if process is not None:
-            process.stop()
+        if self.process is not None:
+            self.process.stop()
+            self.process = None
         shutil.rmtree(self.workdir, ignore_errors=True)
+        shutil.rmtree(self.log_path.parent, ignore_errors=True)
 
 
 def _worker_env(workdir: Path) -> dict[str, str]:

@@ -247,11 +247,13 @@ def test_sandboxed_worker_runs_a_chatty_callback_and_stops_a_hung_one():
     hung = _edit("        value = float(logs[self.monitor])\n",
                  "        value = float(logs[self.monitor])\n        while epoch == 2:\n            pass\n")  # fmt: skip
     client = cb.SandboxedClient(hung, lab04.CLASS_NAME, _box(), hook_timeout=3.0)
+    worker = client.process.proc
     try:
         scorer = lab04.CallbackScorer(lambda: client, GraderConfig().seed)
         record = scorer.record("steady")
         assert "did not answer within 3 s (on_epoch_end, epoch 2)" in record.error
-        assert client.process.proc.poll() is not None  # the worker was killed
+        assert worker.poll() is not None  # the worker was killed
+        assert not client.workdir.exists()  # and its folder removed
         assert "did not answer" in scorer.record("relative_margin").error  # and stays broken
     finally:
         client.close()

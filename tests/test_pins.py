@@ -82,3 +82,26 @@ def test_installed_versions_match_the_lock(root, dist):
     from importlib import metadata
 
     assert metadata.version(dist) == _lock(root)[dist]
+
+
+def _oldest(root):
+    pins = {}
+    for line in (root / "constraints-oldest.txt").read_text().splitlines():
+        m = re.match(r"^([A-Za-z0-9_.\-]+)==(\S+)$", line.strip())
+        if m:
+            pins[_norm(m.group(1))] = m.group(2)
+    return pins
+
+
+def test_oldest_versions_are_the_claimed_lower_bounds(root):
+    """Do constraints-oldest.txt, pyproject's lower bounds, the doctor and README agree?"""
+    from kerascourse.doctor import MIN_KERAS
+
+    oldest = _oldest(root)
+    declared = _pyproject_runtime(root)
+    for name in ("keras", "tensorflow-cpu", "numpy"):
+        bound = re.search(r">=([0-9.]+)", declared[name]).group(1)
+        assert _version_tuple(oldest[name])[:2] == _version_tuple(bound)[:2], (name, bound)
+    assert _version_tuple(oldest["keras"])[:2] == MIN_KERAS
+    readme = (root / "README.md").read_text()
+    assert f"Keras {oldest['keras']} with TensorFlow {oldest['tensorflow-cpu']}" in readme

@@ -8,7 +8,9 @@ Subpackages (each mapped from a top-level folder of the course repository):
 
 Core modules: ``settings`` (FAST mode, seed), ``doctor`` (environment check),
 ``lab`` (the JupyterLab launcher behind ``make lab``), ``offline`` (network guard),
-``runner`` (executes notebooks the way the tests and CI do).
+``runner`` (executes notebooks the way the tests and CI do), ``colab`` (the badges and
+the Colab set-up cell of every notebook), ``release`` (the labs' student versions in
+``release/`` that the badges open).
 
 Importing ``kerascourse`` or any subpackage never imports TensorFlow or Keras: a learner
 pays for that import only when a function that needs it runs.

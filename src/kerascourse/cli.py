@@ -1,4 +1,4 @@
-"""The ``kerascourse`` console command: ``doctor``, ``lab`` and ``version``.
+"""The ``kerascourse`` console command: ``doctor``, ``lab``, ``release-notebooks``, ``version``.
 
 Sub-commands are thin: each parses arguments and calls one module, so the same behaviour
 is reachable from Python (``kerascourse.doctor.run_checks()``) and from the shell.
@@ -40,6 +40,19 @@ def _lab(args: argparse.Namespace) -> int:
     return 0  # not reached: launch() replaces the process
 
 
+def _release_notebooks(args: argparse.Namespace) -> int:
+    from kerascourse import lab, release
+
+    try:
+        root = lab.course_root(args.root)
+    except FileNotFoundError as exc:
+        print(f"kerascourse release-notebooks: {exc}", file=sys.stderr)
+        return 2
+    for path in release.write_release_notebooks(root):
+        print(f"wrote {path.relative_to(root)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and --help)."""
     parser = argparse.ArgumentParser(
@@ -62,6 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--no-browser", action="store_true", help="do not open a browser")
     lab.add_argument("--print-command", action="store_true", help="print the command, do not run")
     lab.set_defaults(func=_lab)
+
+    rel = sub.add_parser(
+        "release-notebooks",
+        help="regenerate release/: the labs' student versions (nbgrader) the Colab badges open",
+    )
+    rel.add_argument("--root", default=None, help="course folder (default: found from here)")
+    rel.set_defaults(func=_release_notebooks)
 
     from kerascourse.autograder.cli import register as register_grading  # grade, check
 

@@ -160,7 +160,12 @@ def _short_error(exc: Exception) -> str:
 
 
 def find_notebooks(root: str | Path) -> list[Path]:
-    """Chapters and lab *source* notebooks under the course root, in course order."""
+    """Chapters and lab *source* notebooks under the course root, in course order.
+
+    Not ``release/``: the labs' student versions kept there for the Colab badges raise
+    ``NotImplementedError`` in every solution stub by design, and they are checked by
+    ``tests/test_release_notebooks.py`` (regenerated and compared) instead of being run.
+    """
     root = Path(root)
     chapters = sorted((root / "chapters").glob("*.ipynb"))
     labs = sorted(

@@ -17,6 +17,8 @@ import pytest
 from kerascourse.autograder import course as course_mod
 from kerascourse.autograder.labspec import get_lab
 
+from kerascourse import release as release_mod
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -259,8 +261,13 @@ def test_a_class_of_two_is_graded_exactly(key, tmp_path):
     lab = case.lab
     course = tmp_path / "course"
     course_mod.setup_course(course, ROOT / "labs")
-    release = nbformat.read(prepare_course(course, lab.lab_id), as_version=4)
+    release_path = prepare_course(course, lab.lab_id)
+    release = nbformat.read(release_path, as_version=4)
     assert "BEGIN SOLUTION" not in json.dumps(release)
+    committed = ROOT / "release" / lab.lab_id / release_path.name  # what Colab badges open
+    assert release_mod.comparable(committed) == release_mod.comparable(release_path), (
+        release_mod.stale_message(lab.lab_id)
+    )
     source = nbformat.read(case.notebook, as_version=4)
     solution = {gid: "\n".join(ln for ln in _cell(source, gid).source.splitlines()
                                if "### " not in ln) for gid in case.solution_cells}  # fmt: skip

@@ -27,6 +27,8 @@ from kerascourse.autograder.merge import count_submissions
 from kerascourse.autograder.pipeline import GradeOptions, grade_lab, prepare_course, read_course
 from kerascourse.autograder.store import ResultsStore
 
+from kerascourse import release as release_mod
+
 ROOT = Path(__file__).resolve().parents[2]
 LAB = "lab01_functional_api"
 SOURCE = ROOT / "labs" / LAB / f"{LAB}.ipynb"
@@ -321,6 +323,9 @@ def test_grade_a_class_end_to_end(tmp_path):
     """
     e2e = grade_class(tmp_path)
     failures = []
+    fresh = course_mod.release_path(e2e["course"], LAB)  # what the Colab badge opens, fresh
+    if release_mod.comparable(ROOT / "release" / LAB / fresh.name) != release_mod.comparable(fresh):
+        failures.append(release_mod.stale_message(LAB))
     for case in E2E_CASES:
         try:
             case(e2e)

@@ -64,6 +64,12 @@ def register(sub: Any) -> None:
         help="score every model in the trusted process, even identical architectures",
     )
     grade.add_argument("--keep-work", action="store_true", help="keep staging folders (debug)")
+    grade.add_argument(
+        "--dask",
+        default=None,
+        metavar="ADDRESS",
+        help="grade on a Dask cluster's workers (scheduler address, e.g. tcp://host:8786)",
+    )
     grade.set_defaults(func=_grade)
 
     check = sub.add_parser(
@@ -154,6 +160,7 @@ def _grade(args: argparse.Namespace) -> int:
         export=not args.no_export,
         trusted_cache=not args.no_score_cache,
         keep_work=args.keep_work,
+        dask_scheduler=args.dask,
     )
     try:
         report = _run(args.lab_id, submissions, course, options)

@@ -39,6 +39,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import socket
 import stat
 import subprocess
 import sys
@@ -84,6 +85,11 @@ class GradeOptions:
             Defaults to `None` (the repository's ``labs/``).
         trusted_cache: score identical architectures once per config and grader code.
             Defaults to `True` (benchmarks turn it off to time every scoring).
+        dask_scheduler: the address of a running Dask distributed scheduler
+            (``"tcp://10.0.0.5:8786"``): each submission is graded by one of its workers
+            instead of this machine's process pool (see "Grading on a cluster" in the
+            README: shared file system, the kit installed alike, bubblewrap on every
+            worker). Defaults to `None` (a local pool of `jobs` processes).
     """
 
     jobs: int | None = None
@@ -99,6 +105,7 @@ class GradeOptions:
     keep_work: bool = False
     labs_dir: str | None = None
     trusted_cache: bool = True
+    dask_scheduler: str | None = None
 
 
 @dataclass
@@ -367,6 +374,7 @@ def grade_one(job: Job) -> dict[str, Any]:
         "status": "graded",
         "reason": "",
         "sandboxed": job.info["kind"] == "bubblewrap",
+        "graded_by": f"{socket.gethostname()}:{os.getpid()}",  # which worker (cluster runs)
     }
     if not out["sandboxed"]:
         out["flags"].append("sandbox unavailable")
@@ -836,9 +844,7 @@ class _ClassRun:
         graded_now: list[str] = []
         if not self.todo:
             return graded_now
-        pool = cf.ProcessPoolExecutor(
-            max_workers=min(self.jobs, len(self.todo)), mp_context=_worker_context()
-        )
+        pool, client = self._executor()
         try:
             futures = {pool.submit(grade_one, self._job(s)): s for s in self.todo}
             for future in cf.as_completed(futures):
@@ -857,9 +863,30 @@ class _ClassRun:
         except BaseException:
             # Ctrl-C or a crash of ours: stop now; what was committed stays committed.
             pool.shutdown(wait=False, cancel_futures=True)
+            if client is not None:
+                client.close()
             raise
         pool.shutdown(wait=True)
+        if client is not None:
+            client.close()
         return graded_now
+
+    def _executor(self) -> tuple[cf.Executor, Any]:
+        """This machine's process pool, or a Dask cluster's workers behind the same API.
+
+        Only ``grade_one(job)`` travels: a job is plain data (paths, limits, the trusted
+        command), so a worker needs the kit installed and the same paths mounted; the
+        results come back here and are committed one at a time, as with the local pool.
+        """
+        if self.options.dask_scheduler:
+            from distributed import Client
+
+            client = Client(self.options.dask_scheduler, set_as_default=False)
+            return client.get_executor(pure=False), client
+        pool = cf.ProcessPoolExecutor(
+            max_workers=min(self.jobs, len(self.todo)), mp_context=_worker_context()
+        )
+        return pool, None
 
     def _job(self, sub: Submission) -> Job:
         lab, options = self.lab, self.options

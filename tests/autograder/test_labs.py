@@ -4,9 +4,12 @@ exact scores. (lab01 has its own, larger suites: test_lab01.py, test_pipeline.py
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import dataclasses
 import importlib.util
 import json
+import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -37,6 +40,8 @@ class Case:
     export_call: str = "model.to_json()"  # what that cell writes
     # Cells allowed past the 15-line limit: a class the grader exports as one cell.
     long_cells: tuple[str, ...] = ()
+    # Grade on a local Dask cluster (`kerascourse grade --dask`) instead of the process pool.
+    dask: bool = False
 
     @property
     def lab(self):
@@ -142,6 +147,7 @@ CASES = {
         export_cell="export_callback",
         export_call="selfcheck.callback_source(RelativeEarlyStopping)",
         long_cells=("relative_early_stopping",),
+        dask=True,
     ),
     "lab05": Case(
         "lab05_transfer_learning",
@@ -245,6 +251,19 @@ def _pipeline_helpers():
     return module
 
 
+@contextlib.contextmanager
+def _local_dask_cluster():
+    """Two single-threaded Dask worker processes; yields the address and 'host:pid' names."""
+    import socket
+
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:  # fmt: skip
+        pids = client.run(os.getpid).values()
+        yield cluster.scheduler_address, {f"{socket.gethostname()}:{pid}" for pid in pids}
+
+
 ANSWER = "A short honest answer to the written question, for the instructor to grade."
 
 
@@ -279,8 +298,14 @@ def test_a_class_of_two_is_graded_exactly(key, tmp_path):
             _cell(nb, gid).source = text
         h.write(nb, course / "submitted" / sid / lab.lab_id / lab.notebook)
 
-    report = grade_lab(lab.lab_id, course / "submitted", course,
-                       GradeOptions(jobs=2, timeout=600, progress=False))  # fmt: skip
+    options = GradeOptions(jobs=2, timeout=600, progress=False)
+    if case.dask:
+        with _local_dask_cluster() as (address, workers):
+            options = dataclasses.replace(options, dask_scheduler=address)
+            report = grade_lab(lab.lab_id, course / "submitted", course, options)
+        assert {report.record(sid)["graded_by"] for sid in students} <= workers
+    else:
+        report = grade_lab(lab.lab_id, course / "submitted", course, options)
 
     points = {c.grade_id: float(c.points) for c in lab.autograded}
     expected = {"solution": points, "wrong": {**points, **dict.fromkeys(case.wrong_lost, 0.0)}}

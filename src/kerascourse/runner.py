@@ -163,8 +163,9 @@ def find_notebooks(root: str | Path) -> list[Path]:
     """Chapters and lab *source* notebooks under the course root, in course order.
 
     Not ``release/``: the labs' student versions kept there for the Colab badges raise
-    ``NotImplementedError`` in every solution stub by design, and they are checked by
-    ``tests/test_release_notebooks.py`` (regenerated and compared) instead of being run.
+    ``NotImplementedError`` in every solution stub by design. ``tests/test_release_notebooks.py``
+    checks what they hold, and the end-to-end grading tests compare each with the release
+    nbgrader makes from its lab.
     """
     root = Path(root)
     chapters = sorted((root / "chapters").glob("*.ipynb"))

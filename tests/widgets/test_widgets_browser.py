@@ -1,10 +1,12 @@
-"""Chapter 07 in a real JupyterLab, driven by headless Chromium: the explorer reacts.
+"""Chapter 07 in a real JupyterLab, driven by headless Chromium: from the course index to
+the chapter, its plots rendered, and the explorer reacts.
 
 The server is started with the exact command behind ``make lab``
 (:func:`kerascourse.lab.lab_command` and :func:`kerascourse.lab.lab_env`) on 127.0.0.1, in
 FAST mode, rooted at a temporary copy of the course folder so that JupyterLab's autosave can
 never write outputs into the repository's notebook. Playwright drives Debian's
-``/usr/bin/chromium``: open ``chapters/07_looking_inside.ipynb``, Run > Run All Cells, pick
+``/usr/bin/chromium``: open ``index.ipynb``, click the link to
+``chapters/07_looking_inside.ipynb``, Run > Run All Cells, see its figures, pick
 another layer in the activation explorer's Dropdown and check that the picture changed.
 
 Artifacts: screenshots of the explorer before and after, and of the page, are written to
@@ -13,43 +15,16 @@ Artifacts: screenshots of the explorer before and after, and of the page, are wr
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import signal
-import socket
-import subprocess
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from kerascourse import lab
-
 ROOT = Path(__file__).resolve().parents[2]
 CHAPTER = "chapters/07_looking_inside.ipynb"
 SHOTS = ROOT / "benchmarks" / "results" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as resp:
-            return resp.status
-    except OSError:
-        return 0
 
 
 @pytest.fixture
@@ -59,48 +34,15 @@ def course_copy(tmp_path: Path) -> Path:
     (root / "chapters").mkdir(parents=True)
     (root / "labs").mkdir()
     shutil.copy2(ROOT / CHAPTER, root / CHAPTER)
+    shutil.copy2(ROOT / "index.ipynb", root / "index.ipynb")  # where a learner starts
     return root
 
 
 @pytest.fixture
-def server(course_copy: Path, tmp_path: Path):
-    """JupyterLab started like `make lab`, FAST mode, on a free loopback port."""
-    port, token = _free_port(), "kerascourse-browser-test"
-    settings = tmp_path / "lab-settings" / "@jupyterlab" / "notebook-extension"
-    settings.mkdir(parents=True)
-    # Render every cell (no virtual scrolling), so prompts and outputs are all in the page.
-    (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
-    env = lab.lab_env()
-    env.update({
-        "JUPYTER_TOKEN": token, "KERASCOURSE_FAST": "1", "BROWSER": "true",
-        "KERASCOURSE_CACHE": str(tmp_path / "cache"),
-        "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "lab-settings"),
-        "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
-    })  # fmt: skip
-    argv = lab.lab_command(port=port, root=course_copy, open_browser=False)
-    log = (tmp_path / "server.log").open("wb")
-    proc = subprocess.Popen(
-        argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None:
-            if _status(f"{base}/api/status?token={token}") == 200:
-                break
-            time.sleep(1)
-        else:
-            pytest.fail(
-                f"JupyterLab did not start: {(tmp_path / 'server.log').read_text()[-2000:]}"
-            )
-        yield base, token
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
+def server(course_copy: Path, lab_server):
+    """JupyterLab started like `make lab` at the course copy."""
+    with lab_server(course_copy) as started:
+        yield started
 
 
 def _pixels(png: bytes) -> np.ndarray:
@@ -155,53 +97,55 @@ def _wait_for_all_cells(page, n_code: int, timeout_s: float) -> None:
 
 
 @pytest.mark.slow
-def test_chapter_07_explorer_reacts_in_jupyterlab(server, course_copy):
+def test_chapter_07_explorer_reacts_in_jupyterlab(server, course_copy, browser):
     """In JupyterLab + Chromium, does choosing another layer change the explorer's picture?"""
-    assert Path(CHROMIUM).exists(), (
-        f"{CHROMIUM} is missing: .ci/bootstrap installs it (apt chromium)"
-    )
     import nbformat
-    from playwright.sync_api import sync_playwright
 
     n_code = sum(
         c.cell_type == "code" for c in nbformat.read(course_copy / CHAPTER, as_version=4).cells
     )
     base, token = server
     SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(course_copy.parent / "chromium-profile"), executable_path=CHROMIUM, headless=True,
-            args=CHROMIUM_ARGS, viewport={"width": 1400, "height": 1000},
-        )  # fmt: skip
-        try:
-            page = context.new_page()
-            page.goto(f"{base}/lab/tree/{CHAPTER}?token={token}", wait_until="domcontentloaded")
-            page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell", timeout=90_000)
-            page.wait_for_selector(
-                ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000
-            )
-            _run_all_cells(page)
-            _wait_for_all_cells(page, n_code, timeout_s=120)
+    page = browser.new_page()
+    # A learner starts at the course index and clicks the chapter's link.
+    page.goto(f"{base}/lab/tree/index.ipynb?token={token}", wait_until="domcontentloaded")
+    link = page.locator(".jp-RenderedMarkdown a", has_text="07_looking_inside").first
+    link.wait_for(state="visible", timeout=90_000)
+    link.click()
+    page.wait_for_selector(
+        ".lm-TabBar-tab.lm-mod-current:has-text('07_looking_inside')", timeout=90_000
+    )
+    # Close the index, so that only the chapter's cells are in the page.
+    page.locator(".lm-TabBar-tab:has-text('index.ipynb') .lm-TabBar-tabCloseIcon").click()
+    page.wait_for_timeout(1000)
+    discard = page.locator(".jp-Dialog button", has_text="Discard")
+    if discard.count():  # JupyterLab may mark it changed (metadata); keep the file
+        discard.first.click()
+    page.wait_for_selector(".lm-TabBar-tab:has-text('index.ipynb')", state="detached")
+    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell", timeout=90_000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
+    _run_all_cells(page)
+    _wait_for_all_cells(page, n_code, timeout_s=120)
 
-            explorer = page.locator(".kc-activation-explorer").first
-            explorer.scroll_into_view_if_needed()
-            image = explorer.locator("img").first
-            image.wait_for(state="visible", timeout=30_000)
-            select = explorer.locator("select").first
-            assert select.input_value() == "conv1"
-            src_before = image.get_attribute("src")
-            before = image.screenshot(path=str(SHOTS / "07_activation_explorer_conv1.png"))
+    plots = page.locator(".jp-OutputArea-output[data-mime-type='image/png'] img")
+    assert plots.count() >= 2, "no rendered matplotlib figure in the chapter's outputs"
+    explorer = page.locator(".kc-activation-explorer").first
+    explorer.scroll_into_view_if_needed()
+    image = explorer.locator("img").first
+    image.wait_for(state="visible", timeout=30_000)
+    select = explorer.locator("select").first
+    assert select.input_value() == "conv1"
+    src_before = image.get_attribute("src")
+    before = image.screenshot(path=str(SHOTS / "07_activation_explorer_conv1.png"))
 
-            select.select_option("conv2")
-            page.wait_for_function(
-                "([el, old]) => el.getAttribute('src') !== old",
-                arg=[image.element_handle(), src_before], timeout=30_000,
-            )  # fmt: skip
-            page.wait_for_timeout(300)  # let the new picture paint
-            after = image.screenshot(path=str(SHOTS / "07_activation_explorer_conv2.png"))
-            page.screenshot(path=str(SHOTS / "07_jupyterlab_page.png"))
-        finally:
-            context.close()
+    select.select_option("conv2")
+    page.wait_for_function(
+        "([el, old]) => el.getAttribute('src') !== old",
+        arg=[image.element_handle(), src_before], timeout=30_000,
+    )  # fmt: skip
+    page.wait_for_timeout(300)  # let the new picture paint
+    after = image.screenshot(path=str(SHOTS / "07_activation_explorer_conv2.png"))
+    page.screenshot(path=str(SHOTS / "07_jupyterlab_page.png"))
     a, b = _pixels(before), _pixels(after)
     assert a.std() > 5, "the explorer showed a blank picture before the change"
     assert a.shape != b.shape or np.abs(a.astype(int) - b).mean() > 1, "picture did not change"

@@ -1,0 +1,163 @@
+"""The class workflow in a real JupyterLab, driven by headless Chromium: learner, then
+instructor, as people would click through it.
+
+The server is started with the command behind ``make lab`` (:func:`kerascourse.lab.lab_command`)
+on 127.0.0.1, rooted at a throwaway nbgrader course that uses a throwaway exchange folder.
+
+- Learner: open the Assignments tab (nbgrader's assignment list) after the instructor
+  released lab 04, fetch it, open the notebook, write the callback into its solution cell,
+  press **Validate** and read nbgrader's verdict, then **Submit**.
+- Instructor: collect, grade with the kit's own command (``kerascourse grade``: sandboxed
+  kernel, trusted scorer), open the formgrader and see the assignment with its submission,
+  then open the learner's feedback page.
+
+Screenshots of each step go to ``benchmarks/results/screenshots/`` (overwritten each run);
+the README shows two of them.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from kerascourse.autograder import course as course_mod
+
+ROOT = Path(__file__).resolve().parents[1]
+LAB = "lab04_callbacks"
+COURSE_ID = "kerascourse"
+SHOTS = ROOT / "benchmarks" / "results" / "screenshots"
+
+
+def _solution() -> str:
+    """The lab's solution cell, without nbgrader's markers: what the learner types."""
+    nb = nbformat.read(ROOT / "labs" / LAB / f"{LAB}.ipynb", as_version=4)
+    (cell,) = [c for c in nb.cells
+               if c.metadata.get("nbgrader", {}).get("grade_id") == "relative_early_stopping"]  # fmt: skip
+    return "\n".join(ln for ln in cell.source.splitlines() if "### " not in ln)
+
+
+def _run(*argv: str, cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess:
+    done = subprocess.run(
+        list(argv), cwd=cwd, env=course_mod.nbgrader_env(), capture_output=True, text=True,
+        timeout=timeout, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, (argv, done.stdout[-3000:], done.stderr[-3000:])
+    return done
+
+
+@pytest.fixture
+def course(tmp_path: Path) -> Path:
+    """An nbgrader course (also a course root: chapters/ and labs/) with lab 04 released
+    to a private exchange, as an instructor would set it up."""
+    course = tmp_path / "course"
+    exchange = tmp_path / "exchange"
+    exchange.mkdir()
+    exchange.chmod(0o777)
+    course_mod.setup_course(course, ROOT / "labs")
+    (course / "chapters").mkdir()
+    (course / "labs").mkdir()
+    with open(course / "nbgrader_config.py", "a", encoding="utf-8") as cfg:
+        cfg.write(f"\nc.CourseDirectory.course_id = {COURSE_ID!r}\n")
+        cfg.write(f"c.Exchange.root = {str(exchange)!r}\n")
+        cfg.write(f"c.Exchange.cache = {str(tmp_path / 'exchange-cache')!r}\n")
+    course_mod.generate_assignment(course, LAB)
+    _run(*course_mod.nbgrader_command("release_assignment", LAB, "--force"), cwd=course)
+    return course
+
+
+@pytest.fixture
+def server(course: Path, lab_server):
+    """JupyterLab started like `make lab` at the course folder."""
+    with lab_server(course) as started:
+        yield started
+
+
+def _rows(page, name: str):
+    return page.locator(f"#{name}_assignments_list > .list_item")
+
+
+@pytest.mark.slow
+def test_learner_fetches_validates_submits_and_instructor_grades(server, course, browser):
+    """Assignment list -> fetch -> write the callback -> Validate passes -> Submit; then
+    collect, `kerascourse grade`, the formgrader lists the submission, feedback opens."""
+    from playwright.sync_api import expect
+
+    base, token = server
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    browser.set_default_timeout(60_000)
+    page = browser.new_page()
+    # --- learner: the assignment list, fetch
+    page.goto(f"{base}/lab?token={token}", wait_until="domcontentloaded")
+    page.wait_for_selector("#jp-main-dock-panel", timeout=90_000)
+    page.locator("div.lm-MenuBar-itemLabel", has_text="Nbgrader").click()
+    page.locator("li[data-command='nbgrader:open-assignment-list']").click()
+    released = _rows(page, "released")
+    expect(released).to_have_count(1, timeout=60_000)
+    expect(released.first.locator(".item_name")).to_have_text(LAB)
+    released.first.locator(".item_status button").click()
+    fetched = _rows(page, "fetched")
+    expect(fetched).to_have_count(1)
+    page.screenshot(path=str(SHOTS / "flow_1_assignment_list.png"))
+
+    # --- learner: write the solution, Validate
+    page.goto(f"{base}/lab/tree/{LAB}/{LAB}.ipynb?token={token}")
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
+    cell = page.locator(".jp-CodeCell", has_text="class RelativeEarlyStopping").first
+    cell.scroll_into_view_if_needed()
+    cell.locator(".cm-content").click()
+    page.keyboard.press("Control+a")
+    page.keyboard.insert_text(_solution())
+    page.keyboard.press("Escape")
+    answer = page.locator(".jp-MarkdownCell", has_text="YOUR ANSWER HERE").first
+    answer.scroll_into_view_if_needed()
+    answer.dblclick()
+    answer.locator(".cm-content").click()
+    page.keyboard.press("Control+a")
+    page.keyboard.insert_text("A relative margin keeps its meaning at every loss scale.")
+    page.keyboard.press("Shift+Enter")  # render it again
+    page.keyboard.press("Control+s")
+    page.wait_for_timeout(1000)
+    page.locator(".validate-button").first.click()
+    verdict = page.locator("#validation-message")
+    expect(verdict).to_be_visible(timeout=300_000)
+    assert "validation-success" in verdict.get_attribute("class"), verdict.inner_text()
+    assert "Success! Your notebook passes all the tests." in verdict.inner_text()
+    page.screenshot(path=str(SHOTS / "flow_2_validate.png"))
+    page.keyboard.press("Escape")
+
+    # --- learner: submit
+    page.goto(f"{base}/lab?token={token}", wait_until="domcontentloaded")
+    page.wait_for_selector("#jp-main-dock-panel", timeout=90_000)
+    page.locator("div.lm-MenuBar-itemLabel", has_text="Nbgrader").click()
+    page.locator("li[data-command='nbgrader:open-assignment-list']").click()
+    fetched = _rows(page, "fetched")
+    expect(fetched).to_have_count(1, timeout=60_000)
+    fetched.first.locator(".item_status button", has_text="Submit").click()
+    expect(_rows(page, "submitted")).to_have_count(1, timeout=60_000)
+
+    # --- instructor: collect and grade with the kit, then the formgrader
+    _run(*course_mod.nbgrader_command("collect", LAB), cwd=course)
+    user = next((course / "submitted").iterdir()).name
+    kit = Path(sys.executable).parent / "kerascourse"
+    _run(str(kit), "grade", LAB, str(course / "submitted"), "--course", str(course),
+         "--jobs", "1", "--no-progress", cwd=course)  # fmt: skip
+    page.goto(f"{base}/formgrader?token={token}", wait_until="domcontentloaded")
+    row = page.locator("tr", has_text=LAB).first
+    expect(row).to_be_visible(timeout=60_000)
+    page.screenshot(path=str(SHOTS / "flow_3_formgrader.png"))
+    page.goto(f"{base}/formgrader/manage_submissions/{LAB}?token={token}")
+    expect(page.locator("tr", has_text=user).first).to_be_visible(timeout=60_000)
+
+    # --- the learner's feedback page, from the course folder
+    feedback = f"feedback/{user}/{LAB}/{LAB}.html"
+    assert (course / feedback).is_file()
+    page.goto(f"{base}/files/{feedback}?token={token}")
+    expect(page.locator("body")).to_contain_text("Score from the grader")
+    # Every autograded point (8); the written answer waits for the instructor.
+    expect(page.locator("body")).to_contain_text(f"{LAB} (Score: 8.0 / 10.0)")
+    page.screenshot(path=str(SHOTS / "flow_4_feedback.png"), full_page=False)
+    grades = (course / "exports" / "grades.csv").read_text()
+    assert user in grades

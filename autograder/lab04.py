@@ -34,14 +34,14 @@ import ast
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .callback_bridge import BridgeError, LocalClient, SandboxedClient, make_bridge
 from .labspec import GradeCell, LabSpec, Recipe
-from .results import CheckResult, GraderBugError, GradingError, SpecificationError
+from .results import CheckResult, GradingError, SpecificationError
 
 __all__ = [
     "CLASS_NAME",
@@ -315,19 +315,9 @@ class CallbackScorer:
 
     def run_check(self, name: str) -> tuple[CheckResult, GradingError | None]:
         """Run one named check (the interface of :class:`trusted.Scorer`)."""
-        step = STEPS.get(name)
-        if step is None:
-            msg = f"Lab 04 names an unknown check {name!r}. Known: {sorted(STEPS)}."
-            raise GraderBugError(msg)
-        try:
-            result = step(self)
-        except GradingError as err:
-            return err.result, err
-        except Exception as err:  # noqa: BLE001 - our bug, reported as such
-            from .trusted import _grader_error
+        from .trusted import run_step
 
-            return _grader_error(name, err), None
-        return result, (None if result.passed else SpecificationError(result))
+        return run_step(STEPS, name, self, SPEC.lab_id, SpecificationError)
 
     def measurements(self) -> dict[str, Any]:
         """Per run: epochs the learner's callback let ``fit`` run, for reports."""
@@ -364,119 +354,148 @@ def _fmt_values(values: Sequence[float]) -> str:
     return ", ".join(f"{v:.4g}" for v in values)
 
 
-def _actions_check(s: CallbackScorer, check: str, names: Sequence[str]) -> CheckResult:
+def _judge(
+    s: CallbackScorer,
+    check: str,
+    names: Sequence[str],
+    allowed: str,
+    passed: str,
+    judge: Callable[[str, RunRecord, int], tuple[str, str] | None],
+) -> CheckResult:
+    """Apply `judge` to every fit of the named runs; the first problem fails the check.
+
+    `judge(name, record, fit_number)` returns None, or what was measured and the advice.
+    """
+    for name in names:
+        record = _run(s, name, check)
+        if isinstance(record, CheckResult):
+            return record
+        for fit_no in range(len(record.fits)):
+            problem = judge(name, record, fit_no)
+            if problem is not None:
+                return _fail(check, problem[0], allowed, problem[1])
+    return CheckResult(check, True, f"runs {', '.join(names)}: {passed}", allowed)
+
+
+def _fit_label(name: str, fit_no: int) -> str:
+    return f"run '{name}'" + (f" (fit {fit_no + 1})" if fit_no else "")
+
+
+def _wrong_actions(name: str, record: RunRecord, fit_no: int) -> tuple[str, str] | None:
     """The improved/waited/stopped decision of every epoch equals the specification's."""
-    allowed = "an 'action' per epoch as the specification decides (improved/waited/stopped)"
-    for name in names:
-        record = _run(s, name, check)
-        if isinstance(record, CheckResult):
-            return record
-        sc, fit = record.scenario, record.fits[0]
-        want = _expected(record).actions
-        have = _actions_of(fit.decisions)
-        if have is None:
-            return _fail(
-                check,
-                f"run '{name}': self.decisions is {type(fit.decisions).__name__}, not a list",
-                allowed,
-                "Append one dict per epoch to self.decisions (reset in on_train_begin).",
-            )
-        have = [a for a in have if a != "restored"]
-        if have != want:
-            wrong = next(
-                (e for e, (h, w) in enumerate(zip(have, want, strict=False)) if h != w), None
-            )
-            at = len(min(have, want, key=len)) if wrong is None else wrong
-            return _fail(
-                check,
-                f"run '{name}' (patience={sc.patience}, min_relative_delta="
-                f"{sc.min_relative_delta}, values {_fmt_values(fit.values)}): actions {have}",
-                f"{want}; the first difference is at epoch {at}",
-                "An epoch improves only when value < best * (1 - min_relative_delta); "
-                "anything else is one more epoch of waiting.",
-            )
-    return CheckResult(check, True, f"runs {', '.join(names)}: every decision right", allowed)
+    sc, fit = record.scenario, record.fits[fit_no]
+    want = _expected(record, fit_no).actions
+    have = _actions_of(fit.decisions)
+    if have is None:
+        return (
+            (
+                f"{_fit_label(name, fit_no)}: self.decisions is {type(fit.decisions).__name__}, "
+                "not a list"
+            ),
+            "Append one dict per epoch to self.decisions (reset in on_train_begin).",
+        )
+    have = [a for a in have if a != "restored"]
+    if have == want:
+        return None
+    wrong = next((e for e, (h, w) in enumerate(zip(have, want, strict=False)) if h != w), None)
+    at = len(min(have, want, key=len)) if wrong is None else wrong
+    return (
+        (
+            f"{_fit_label(name, fit_no)} (patience={sc.patience}, min_relative_delta="
+            f"{sc.min_relative_delta}, values {_fmt_values(fit.values)}): actions {have}; "
+            f"expected {want}, the first difference at epoch {at}"
+        ),
+        (
+            "An epoch improves only when value < best * (1 - min_relative_delta); anything "
+            "else is one more epoch of waiting."
+        ),
+    )
 
 
-def _stops_check(s: CallbackScorer, check: str, names: Sequence[str]) -> CheckResult:
+def _wrong_stop(name: str, record: RunRecord, fit_no: int) -> tuple[str, str] | None:
     """``fit`` ran exactly as many epochs as the specification's stop allows."""
-    allowed = "training stopped at the epoch of the patience-th wait in a row, never before"
-    for name in names:
-        record = _run(s, name, check)
-        if isinstance(record, CheckResult):
-            return record
-        for fit_no, fit in enumerate(record.fits):
-            want = _expected(record, fit_no).epochs_run
-            ran = len(fit.values)
-            if want != ran:
-                sc = record.scenario
-                should = f"should run {want}" if want else f"should not stop at epoch {ran - 1}"
-                return _fail(
-                    check,
-                    f"run '{name}' (patience={sc.patience}, values {_fmt_values(fit.values)}): "
-                    f"fit ran {ran} of {sc.epochs} epochs; it {should}",
-                    allowed,
-                    "Set self.model.stop_training = True in on_epoch_end once `patience` "
-                    "epochs in a row did not improve (and only then).",
-                )
-    return CheckResult(check, True, f"runs {', '.join(names)}: stopped when due", allowed)
+    sc, fit = record.scenario, record.fits[fit_no]
+    want, ran = _expected(record, fit_no).epochs_run, len(record.fits[fit_no].values)
+    if want == ran:
+        return None
+    should = f"should run {want}" if want else f"should not stop at epoch {ran - 1}"
+    return (
+        (
+            f"{_fit_label(name, fit_no)} (patience={sc.patience}, values "
+            f"{_fmt_values(fit.values)}): fit ran {ran} of {sc.epochs} epochs; it {should}"
+        ),
+        (
+            "Set self.model.stop_training = True in on_epoch_end once `patience` epochs in a "
+            "row did not improve (and only then)."
+        ),
+    )
 
 
-def _restores_check(s: CallbackScorer, check: str, names: Sequence[str]) -> CheckResult:
+def _wrong_weights(name: str, record: RunRecord, fit_no: int) -> tuple[str, str] | None:
     """The model ends with the weights it had at the end of the best epoch."""
     import numpy as np
 
-    allowed = "the model's final weights are those recorded at the end of the best epoch"
-    for name in names:
-        record = _run(s, name, check)
-        if isinstance(record, CheckResult):
-            return record
-        for fit_no, fit in enumerate(record.fits):
-            best = _expected(record, fit_no).best_epoch
-            if best is None:
-                continue
-            same = all(
-                np.array_equal(a, b)
-                for a, b in zip(fit.final_weights, fit.weights[best], strict=False)
-            )
-            if not same:
-                last = len(fit.values) - 1
-                match = [e for e, ws in enumerate(fit.weights)
-                         if all(np.array_equal(a, b) for a, b in zip(fit.final_weights, ws, strict=False))]  # fmt: skip
-                had = f"epoch {match[-1]}'s" if match else "no epoch's"
-                return _fail(
-                    check,
-                    f"run '{name}'{f' (fit {fit_no + 1})' if fit_no else ''}: the model ended "
-                    f"with {had} weights; the best epoch was {best} (the last ran: {last})",
-                    allowed,
-                    "Keep a copy of self.model.get_weights() when an epoch improves, and "
-                    "self.model.set_weights(...) it in on_train_end; reset it in "
-                    "on_train_begin so a second fit does not restore the first fit's.",
-                )
-    return CheckResult(check, True, f"runs {', '.join(names)}: best weights restored", allowed)
+    fit, best = record.fits[fit_no], _expected(record, fit_no).best_epoch
+    if best is None:
+        return None
+
+    def same(weights: list[Any]) -> bool:
+        return all(np.array_equal(a, b) for a, b in zip(fit.final_weights, weights, strict=True))
+
+    if same(fit.weights[best]):
+        return None
+    match = [e for e, ws in enumerate(fit.weights) if same(ws)]
+    had = f"epoch {match[-1]}'s" if match else "no epoch's"
+    return (
+        (
+            f"{_fit_label(name, fit_no)}: the model ended with {had} weights; the best epoch "
+            f"was {best} (the last ran: {len(fit.values) - 1})"
+        ),
+        (
+            "Keep a copy of self.model.get_weights() when an epoch improves, and "
+            "self.model.set_weights(...) it in on_train_end; reset it in on_train_begin so a "
+            "second fit does not restore the first fit's."
+        ),
+    )
+
+
+def _wrong_log(name: str, record: RunRecord, fit_no: int) -> tuple[str, str] | None:
+    """``self.decisions`` is the full log: every epoch's entry, then the restore."""
+    fit = record.fits[fit_no]
+    problem = _log_problem(fit.decisions, _expected(record, fit_no).decisions(fit.values))
+    if not problem:
+        return None
+    return (
+        f"{_fit_label(name, fit_no)}: {problem}",
+        (
+            "One dict per decision with exactly the keys 'epoch' (int), 'value' (the monitored "
+            "value) and 'action'; on_train_begin starts an empty list."
+        ),
+    )
+
+
+ACTIONS_ALLOWED = "an 'action' per epoch as the specification decides (improved/waited/stopped)"
+STOP_ALLOWED = "training stopped at the epoch of the patience-th wait in a row, never before"
+RESTORE_ALLOWED = "the model's final weights are those recorded at the end of the best epoch"
+LOG_ALLOWED = (
+    "self.decisions == [{'epoch': e, 'value': v, 'action': a}, ...] ending with 'restored'"
+)
+
+
+def _actions_check(s: CallbackScorer, check: str, names: Sequence[str]) -> CheckResult:
+    return _judge(s, check, names, ACTIONS_ALLOWED, "every decision right", _wrong_actions)
+
+
+def _stops_check(s: CallbackScorer, check: str, names: Sequence[str]) -> CheckResult:
+    return _judge(s, check, names, STOP_ALLOWED, "stopped when due", _wrong_stop)
+
+
+def _restores_check(s: CallbackScorer, check: str, names: Sequence[str]) -> CheckResult:
+    return _judge(s, check, names, RESTORE_ALLOWED, "best weights restored", _wrong_weights)
 
 
 def _log_check(s: CallbackScorer, check: str, names: Sequence[str]) -> CheckResult:
-    """``self.decisions`` is the full log: every epoch's entry, then the restore."""
-    allowed = (
-        "self.decisions == [{'epoch': e, 'value': v, 'action': a}, ...] ending with 'restored'"
-    )
-    for name in names:
-        record = _run(s, name, check)
-        if isinstance(record, CheckResult):
-            return record
-        for fit_no, fit in enumerate(record.fits):
-            want = _expected(record, fit_no).decisions(fit.values)
-            problem = _log_problem(fit.decisions, want)
-            if problem:
-                return _fail(
-                    check,
-                    f"run '{name}'{f' (fit {fit_no + 1})' if fit_no else ''}: {problem}",
-                    allowed,
-                    "One dict per decision with exactly the keys 'epoch' (int), 'value' (the "
-                    "monitored value) and 'action'; on_train_begin starts an empty list.",
-                )
-    return CheckResult(check, True, f"runs {', '.join(names)}: the log is complete", allowed)
+    return _judge(s, check, names, LOG_ALLOWED, "the log is complete", _wrong_log)
 
 
 def _log_problem(have: Any, want: list[dict[str, Any]]) -> str:

@@ -41,6 +41,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 GIB = 1024**3
 #: Sandbox modes: ``auto`` (bubblewrap when it works), ``bwrap`` (required), ``off``.
@@ -433,17 +434,32 @@ def start(
     cmd, uid = _command(argv, rw_dir, cwd, policy, info, secrets, expose)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=str(cwd),
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            start_new_session=True,
-            preexec_fn=_limits(policy, info, uid),  # noqa: PLW1509 - single-threaded caller
-        )
+        proc = _popen(cmd, cwd, env, policy, info, uid, subprocess.PIPE, subprocess.PIPE, log)
     return SandboxProcess(proc, uid)
+
+
+def _popen(
+    cmd: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    policy: SandboxPolicy,
+    info: SandboxInfo,
+    uid: int | None,
+    stdin: Any,
+    stdout: Any,
+    stderr: Any,
+) -> subprocess.Popen:
+    """The sandboxed process: its own session (killed as a group), the rlimits applied."""
+    return subprocess.Popen(
+        cmd,
+        cwd=str(cwd),
+        env=env,
+        stdin=stdin,
+        stdout=stdout,
+        stderr=stderr,
+        start_new_session=True,
+        preexec_fn=_limits(policy, info, uid),  # noqa: PLW1509 - single-threaded caller
+    )
 
 
 def run(
@@ -468,16 +484,7 @@ def run(
     start_time = time.monotonic()
     timed_out = False
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=str(cwd),
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=_limits(policy, info, uid),  # noqa: PLW1509 - single-threaded worker
-        )
+        proc = _popen(cmd, cwd, env, policy, info, uid, subprocess.DEVNULL, log, subprocess.STDOUT)
         try:
             returncode = proc.wait(timeout=policy.timeout)
         except subprocess.TimeoutExpired:

@@ -453,19 +453,7 @@ class Scorer:
         A failure caused by the submission comes back as its :class:`GradingError`; a
         grader bug as a failed result whose check name ends in ``"(grader error)"``.
         """
-        step = STEPS.get(name)
-        if step is None:
-            msg = f"Lab {self.lab.lab_id} names an unknown check {name!r}. Known: {sorted(STEPS)}."
-            raise GraderBugError(msg)
-        try:
-            result = step(self)
-        except GradingError as err:
-            return err.result, err
-        except Exception as err:  # noqa: BLE001 - reported as our bug, never as the student's
-            return _grader_error(name, err), None
-        if not result.passed:
-            return result, GradingError(result)
-        return result, None
+        return run_step(STEPS, name, self, self.lab.lab_id)
 
     def measurements(self) -> dict[str, Any]:
         """Numbers behind the scores, for reports (training numbers only if it ran)."""
@@ -523,6 +511,32 @@ def _training_failed(err: Exception, lab: LabSpec) -> CheckResult:
         advice="Fix the inputs and outputs test (q1) first: the grader feeds its images to "
         "your model's input and trains it with sparse categorical cross-entropy.",
     )
+
+
+def run_step(
+    steps: dict[str, Callable[[Any], CheckResult]],
+    name: str,
+    subject: Any,
+    lab_id: str,
+    failure: type[GradingError] = GradingError,
+) -> tuple[CheckResult, GradingError | None]:
+    """Run the step `name` of `steps` on `subject` (a scorer); the result and its error.
+
+    A failure caused by the submission comes back with its own :class:`GradingError` (or
+    `failure` when the step returned a failed result); a grader bug as a failed result
+    whose check name ends in ``"(grader error)"``, with no error.
+    """
+    step = steps.get(name)
+    if step is None:
+        msg = f"Lab {lab_id} names an unknown check {name!r}. Known: {sorted(steps)}."
+        raise GraderBugError(msg)
+    try:
+        result = step(subject)
+    except GradingError as err:
+        return err.result, err
+    except Exception as err:  # noqa: BLE001 - reported as our bug, never as the student's
+        return _grader_error(name, err), None
+    return result, (None if result.passed else failure(result))
 
 
 def _grader_error(name: str, err: BaseException) -> CheckResult:

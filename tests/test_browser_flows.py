@@ -75,6 +75,14 @@ def server(course: Path, lab_server):
         yield started
 
 
+def _open_assignment_list(page, base: str, token: str) -> None:
+    """JupyterLab, then Nbgrader > Assignment List, as a learner opens it."""
+    page.goto(f"{base}/lab?token={token}", wait_until="domcontentloaded")
+    page.wait_for_selector("#jp-main-dock-panel", timeout=90_000)
+    page.locator("div.lm-MenuBar-itemLabel", has_text="Nbgrader").click()
+    page.locator("li[data-command='nbgrader:open-assignment-list']").click()
+
+
 def _rows(page, name: str):
     return page.locator(f"#{name}_assignments_list > .list_item")
 
@@ -90,10 +98,7 @@ def test_learner_fetches_validates_submits_and_instructor_grades(server, course,
     browser.set_default_timeout(60_000)
     page = browser.new_page()
     # --- learner: the assignment list, fetch
-    page.goto(f"{base}/lab?token={token}", wait_until="domcontentloaded")
-    page.wait_for_selector("#jp-main-dock-panel", timeout=90_000)
-    page.locator("div.lm-MenuBar-itemLabel", has_text="Nbgrader").click()
-    page.locator("li[data-command='nbgrader:open-assignment-list']").click()
+    _open_assignment_list(page, base, token)
     released = _rows(page, "released")
     expect(released).to_have_count(1, timeout=60_000)
     expect(released.first.locator(".item_name")).to_have_text(LAB)
@@ -129,10 +134,7 @@ def test_learner_fetches_validates_submits_and_instructor_grades(server, course,
     page.keyboard.press("Escape")
 
     # --- learner: submit
-    page.goto(f"{base}/lab?token={token}", wait_until="domcontentloaded")
-    page.wait_for_selector("#jp-main-dock-panel", timeout=90_000)
-    page.locator("div.lm-MenuBar-itemLabel", has_text="Nbgrader").click()
-    page.locator("li[data-command='nbgrader:open-assignment-list']").click()
+    _open_assignment_list(page, base, token)
     fetched = _rows(page, "fetched")
     expect(fetched).to_have_count(1, timeout=60_000)
     fetched.first.locator(".item_status button", has_text="Submit").click()

@@ -172,13 +172,18 @@ def _describe_error(exc: BaseException, where: str) -> str:
 
 
 class LocalClient:
-    """Runs the learner's class in this process (the notebook's self-check)."""
+    """Runs the learner's class in this process (the notebook's self-check).
 
-    def __init__(self, cls: type) -> None:
+    The sandboxed worker uses it too, with a fixed `proxy` whose weights live in the
+    grader's process; in the notebook the proxy wraps each run's model.
+    """
+
+    def __init__(self, cls: type, proxy: ModelProxy | None = None) -> None:
         self.cls = cls
         self.callback: Any = None
-        self.proxy: ModelProxy | None = None
+        self.proxy = proxy
         self.model: Any = None
+        self._remote = proxy is not None
 
     def new(self, kwargs: dict[str, Any], model: Any) -> None:
         """A fresh instance of the class, called with `kwargs`, watching `model`."""
@@ -193,7 +198,8 @@ class LocalClient:
     def attach(self, model: Any) -> None:
         """Point the proxy at the model of the next run (the same instance, refit)."""
         self.model = model
-        self.proxy = ModelProxy(model.get_weights, lambda ws: apply_weights(self.model, ws))
+        if not self._remote:
+            self.proxy = ModelProxy(model.get_weights, lambda ws: apply_weights(self.model, ws))
         if self.callback is not None:
             self.callback.set_model(self.proxy)
 
@@ -546,9 +552,7 @@ def serve(path: str, class_name: str) -> int:
         if reply.get("op") != "ok":
             raise ValueError(reply.get("error", "weights refused"))
 
-    client = LocalClient(cls)
-    client.attach = lambda model: None  # type: ignore[method-assign] # the proxy is remote
-    client.proxy = ModelProxy(fetch, put)
+    client = LocalClient(cls, ModelProxy(fetch, put))
     while True:
         try:
             msg, _ = wire.receive(None)
@@ -557,8 +561,6 @@ def serve(path: str, class_name: str) -> int:
         reply: dict[str, Any] = {"op": "done"}
         try:
             if msg["op"] == "new":
-                client.callback = None
-                client.cls = cls
                 client.new(msg["kwargs"], None)
             elif msg["op"] == "hook":
                 reply["stop"] = client.hook(msg["name"], msg["epoch"], msg["logs"], msg["stop"])

@@ -278,6 +278,7 @@ class CallbackScorer:
     def __init__(self, client_factory: Any, seed: int) -> None:
         self.client_factory = client_factory
         self.seed = seed
+        self.scenarios = scenarios(seed)  # drawn once: the seeded scripts of every run
         self.seconds = 0.0
         self.runs: dict[str, RunRecord] = {}
         self._client: Any = None
@@ -289,7 +290,7 @@ class CallbackScorer:
         """The run named `name`, trained now if it has not been yet."""
         if name in self.runs:
             return self.runs[name]
-        scenario = scenarios(self.seed)[name]
+        scenario = self.scenarios[name]
         start = time.perf_counter()
         if self._client is None and self._start_error is None:
             try:

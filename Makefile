@@ -59,8 +59,8 @@ release-notebooks: $(STAMP)
 OLDEST_VENV ?= .venv-oldest
 OLDEST_TESTS := tests/test_settings.py tests/test_platform.py tests/test_offline.py \
   tests/test_doctor.py tests/test_colab_cell.py tests/widgets/test_widgets_models.py \
-  tests/widgets/test_widgets_render.py tests/autograder/test_architecture.py \
-  tests/autograder/test_budget.py
+  tests/widgets/test_widgets_render.py tests/autograder/checks/test_architecture.py \
+  tests/autograder/checks/test_budget.py
 
 test-oldest:
 	@test -x $(OLDEST_VENV)/bin/python || $(PYTHON) -m venv $(OLDEST_VENV)

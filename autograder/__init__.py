@@ -10,7 +10,7 @@ Importing this package imports nothing heavy (no TensorFlow, no Keras).
 
 from __future__ import annotations
 
-from .results import (
+from kerascourse.autograder.core.results import (
     ArchitectureError,
     BudgetExceededError,
     CheckResult,

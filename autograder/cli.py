@@ -116,7 +116,7 @@ def default_course(submissions: Path) -> Path:
 
 
 def _options(args: argparse.Namespace, **extra: Any) -> Any:
-    from .pipeline import GradeOptions
+    from kerascourse.autograder.pipeline import GradeOptions
 
     return GradeOptions(
         config_path=args.config,
@@ -129,16 +129,16 @@ def _options(args: argparse.Namespace, **extra: Any) -> Any:
 
 def _run(lab_id: str, submissions: Path, course: Path, options: Any) -> Any:
     """Run the pipeline with a progress bar; print errors we can name, return the report."""
-    from .pipeline import grade_lab
+    from kerascourse.autograder.pipeline import grade_lab
 
     with ProgressPrinter(enabled=options.progress) as progress:
         return grade_lab(lab_id, submissions, course, options, on_event=progress.event)
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:
-    from .config import GraderConfigError
-    from .course import CourseSetupError
-    from .labspec import UnknownLabError
+    from kerascourse.autograder.core.config import GraderConfigError
+    from kerascourse.autograder.core.spec import UnknownLabError
+    from kerascourse.autograder.pipeline.course import CourseSetupError
 
     return (
         UnknownLabError,
@@ -179,7 +179,7 @@ def check_course_dir(lab_id: str) -> Path:
 
 def infer_lab(notebook: Path) -> str:
     """The lab id a notebook belongs to, from its file name; lists the labs otherwise."""
-    from .labspec import get_lab, lab_ids
+    from kerascourse.autograder.core.registry import get_lab, lab_ids
 
     stem = notebook.stem.lower()
     for lab_id in lab_ids():
@@ -199,7 +199,7 @@ def _check(args: argparse.Namespace) -> int:
             msg = f"Notebook not found: {notebook}. Pass the path of your lab notebook (.ipynb)."
             raise FileNotFoundError(msg)
         lab_id = args.lab or infer_lab(notebook)
-        from .labspec import get_lab
+        from kerascourse.autograder.core.registry import get_lab
 
         lab = get_lab(lab_id)
         course = Path(args.course).expanduser() if args.course else check_course_dir(lab.lab_id)
@@ -315,10 +315,9 @@ def print_summary(report: Any) -> None:
 
 def print_check(report: Any, student_id: str) -> None:
     """A learner's score table, cell by cell, and the path of the feedback page."""
+    from kerascourse.autograder.core.registry import get_lab
     from rich.console import Console
     from rich.table import Table
-
-    from .labspec import get_lab
 
     console = Console()
     rec = report.record(student_id)

@@ -7,7 +7,12 @@ architecture (``model.to_json()``), rebuilds it exactly as the trusted grader do
 :class:`kerascourse.autograder.trusted.Scorer` with the *public* defaults (bundled data,
 public seed and thresholds). A failure prints every message and raises the check's own
 error (:class:`ArchitectureError`, :class:`BudgetExceededError`, ...), so nbgrader marks
-the cell failed.
+the cell failed. A lab whose export is not an architecture (lab04's callback class)
+brings its own scorer (``LabSpec.local_scorer``), run the same way.
+
+Every registered lab has a shortcut named by its number: ``selfcheck.lab01(grade_id,
+model)`` is ``check("lab01_functional_api", grade_id, model)``. The shortcuts come from
+the registry (:func:`shortcut`), so a new lab needs no edit here.
 
 This is feedback, not the grade: the student's kernel can patch anything, so the score
 that counts comes from ``python -m kerascourse.autograder.trusted`` in another process,
@@ -18,27 +23,24 @@ Importing this module imports no Keras.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import re
+from collections.abc import Callable
 from typing import Any
 
-from .config import GraderConfig
-from .labspec import get_lab
-from .results import ArchitectureError, CheckResult, GradingError
-from .trusted import Scorer
+from kerascourse.autograder.core.config import GraderConfig
+from kerascourse.autograder.core.registry import get_lab, lab_ids
+from kerascourse.autograder.core.results import ArchitectureError, CheckResult, GradingError
+from kerascourse.autograder.core.spec import LabSpec
+from kerascourse.autograder.trusted.engine import Scorer
 
-__all__ = [
-    "callback_source",
-    "check",
-    "lab00",
-    "lab01",
-    "lab02",
-    "lab03",
-    "lab04",
-    "lab05",
-    "lab06",
-]
+#: Plus one shortcut per registered lab (``lab00``, ``lab01``, ...: see :func:`shortcut`).
+__all__ = ["callback_source", "check", "shortcut", "shortcuts"]
 
 PARTS = ("visible", "hidden", "all")
+#: A shortcut's name: ``lab`` and the lab's number, the start of its id (``lab01``).
+SHORTCUT = re.compile(r"lab\d+")
 
 
 class CheckReport(list):
@@ -55,36 +57,32 @@ class CheckReport(list):
 
 #: One scorer per (lab, architecture) in this kernel: the grader's training run is shared
 #: by the cells that need it (time ratio, device, quality) instead of repeated.
-_SCORERS: dict[tuple[str, str], Scorer] = {}
+_SCORERS: dict[tuple[str, str], Any] = {}
 
 
-def _callback_scorer(lab_id: str, cls: Any) -> Any:
-    """The callback lab's scorer for this class (a redefined class gets a new one)."""
-    from ._keras_utils import import_keras
-    from .lab04 import local_scorer
+def _lab_scorer(lab: LabSpec, subject: Any) -> Any:
+    """The lab's own self-check scorer for this subject (a redefined class gets a new one).
 
-    keras = import_keras()
-    if not (isinstance(cls, type) and issubclass(cls, keras.callbacks.Callback)):
-        got = f"an instance of {type(cls).__name__}" if not isinstance(cls, type) else cls
-        msg = (
-            f"Pass the callback class itself (e.g. RelativeEarlyStopping), a subclass of "
-            f"keras.callbacks.Callback; got {got}. The grader creates its own instances."
-        )
-        raise TypeError(msg)
-    key = (lab_id, f"{cls.__qualname__}@{id(cls)}")
+    ``lab.local_scorer`` checks the subject (lab04: a callback class) and raises the
+    :class:`TypeError` that names what to pass; only a scorer it made is kept.
+    """
+    assert lab.local_scorer is not None
+    name = getattr(subject, "__qualname__", type(subject).__qualname__)
+    key = (lab.lab_id, f"{name}@{id(subject)}")
     scorer = _SCORERS.get(key)
     if scorer is None:
-        scorer = local_scorer(cls, GraderConfig().seed)
+        scorer = lab.local_scorer(subject, GraderConfig().seed)
         _SCORERS.clear()
         _SCORERS[key] = scorer
     return scorer
 
 
-def _scorer(lab_id: str, model: Any) -> Scorer:
-    from ._keras_utils import require_model
+def _scorer(lab_id: str, model: Any) -> Any:
+    from kerascourse.autograder.checks.keras_utils import require_model
 
-    if get_lab(lab_id).submission == "callback":
-        return _callback_scorer(lab_id, model)
+    lab = get_lab(lab_id)
+    if lab.local_scorer is not None:
+        return _lab_scorer(lab, model)
 
     require_model(model, "model")
     try:
@@ -117,7 +115,8 @@ def check(
     Args:
         lab_id: the lab (``"lab01_functional_api"``).
         grade_id: the grade cell (``"q2_budget"``).
-        model: the learner's ``keras.Model`` (lab04: the callback class).
+        model: the learner's ``keras.Model``, or what the lab's ``local_scorer`` takes
+            (lab04: the callback class).
         part: ``"visible"`` (the student version's test), ``"hidden"`` (the grader's
             extra checks) or ``"all"``. Defaults to `"visible"`.
         quiet: do not print the messages. Defaults to `False`.
@@ -148,63 +147,60 @@ def check(
     return CheckReport(results)
 
 
-def lab01(grade_id: str, model: Any, *, part: str = "visible") -> list[CheckResult]:
-    """Self-check one grade cell of lab 01 (see :func:`check`).
+def shortcuts() -> dict[str, str]:
+    """Shortcut name -> lab id, for every registered lab (``{"lab01": "lab01_functional_api"}``)."""
+    out: dict[str, str] = {}
+    for lab_id in lab_ids():
+        name = lab_id.split("_")[0]
+        if SHORTCUT.fullmatch(name):
+            out[name] = lab_id
+    return out
+
+
+@functools.cache
+def shortcut(name: str) -> Callable[..., list[CheckResult]]:
+    """``selfcheck.labNN``: :func:`check` for the registered lab whose id starts ``labNN_``.
 
     Example:
         >>> selfcheck.lab01("q1_io_names_shapes", model)  # doctest: +SKIP
         [ok] inputs: input 'image' with shape (28, 28, 1); allowed: ...
+
+    Raises:
+        AttributeError: no registered lab has that number; the message lists those that do.
     """
-    return check("lab01_functional_api", grade_id, model, part=part)
+    known = shortcuts()
+    if name not in known:
+        msg = (
+            f"selfcheck has no lab {name!r}. Registered labs: "
+            f"{', '.join(f'{n} ({lab_id})' for n, lab_id in known.items())}. "
+            "Check the lab's number, or call selfcheck.check(lab_id, grade_id, model)."
+        )
+        raise AttributeError(msg)
+    lab_id = known[name]
+
+    def run(grade_id: str, model: Any, *, part: str = "visible") -> list[CheckResult]:
+        return check(lab_id, grade_id, model, part=part)
+
+    run.__name__ = run.__qualname__ = name
+    run.__doc__ = (
+        f"Self-check one grade cell of {lab_id} (see :func:`check`): ``{name}(grade_id, "
+        "model, part='visible')``; ``model`` is what the lab's test cells pass (a Keras "
+        "model, or lab04's callback class)."
+    )
+    return run
 
 
-def lab00(grade_id: str, model: Any, *, part: str = "visible") -> list[CheckResult]:
-    """Self-check one grade cell of lab 00 (see :func:`check`).
-
-    Example:
-        >>> selfcheck.lab00("q2_tuned", model)  # doctest: +SKIP
-        [ok] optimizer: Adam with learning rate 0.01; allowed: ...
-    """
-    return check("lab00_tf_keras_foundations", grade_id, model, part=part)
+def __getattr__(name: str) -> Callable[..., list[CheckResult]]:
+    """``selfcheck.lab01`` and the other shortcuts, made on first use (see :func:`shortcut`)."""
+    if SHORTCUT.fullmatch(name):
+        return shortcut(name)
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)
 
 
-def lab02(grade_id: str, model: Any, *, part: str = "visible") -> list[CheckResult]:
-    """Self-check one grade cell of lab 02 (see :func:`check`).
-
-    Example:
-        >>> selfcheck.lab02("q1_shared_encoder", model)  # doctest: +SKIP
-        [ok] shared_layer: layer 'encoder' is called 2 times; allowed: ...
-    """
-    return check("lab02_multi_io_models", grade_id, model, part=part)
-
-
-def lab03(grade_id: str, model: Any, *, part: str = "visible") -> list[CheckResult]:
-    """Self-check one grade cell of lab 03 (see :func:`check`).
-
-    Example:
-        >>> selfcheck.lab03("q2_residual_block", model)  # doctest: +SKIP
-        [ok] residual_blocks: blocks res1, ..., res8 as specified; allowed: ...
-    """
-    return check("lab03_residual_inception", grade_id, model, part=part)
-
-
-def lab05(grade_id: str, model: Any, *, part: str = "visible") -> list[CheckResult]:
-    """Self-check one grade cell of lab 05 (see :func:`check`)."""
-    return check("lab05_transfer_learning", grade_id, model, part=part)
-
-
-def lab06(grade_id: str, model: Any, *, part: str = "visible") -> list[CheckResult]:
-    """Self-check one grade cell of lab 06 (see :func:`check`)."""
-    return check("lab06_sentiment_lstm", grade_id, model, part=part)
-
-
-def lab04(grade_id: str, callback_class: Any, *, part: str = "visible") -> list[CheckResult]:
-    """Self-check one grade cell of lab 04 with the callback *class* (see :func:`check`).
-
-    The grader's training runs are the trusted grader's, run in this kernel with the
-    public seed; the callback sees the same restricted ``self.model`` as in the grader.
-    """
-    return check("lab04_callbacks", grade_id, callback_class, part=part)
+def __dir__() -> list[str]:
+    """The module's names and the shortcuts (what tab completion offers)."""
+    return sorted([*globals(), *shortcuts()])
 
 
 def callback_source(cls: type) -> str:

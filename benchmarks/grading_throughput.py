@@ -70,7 +70,7 @@ def _answered(nb, i: int):
 
 def _course(base: Path) -> tuple[Path, object]:
     import nbformat
-    from kerascourse.autograder import course
+    from kerascourse.autograder.pipeline import course
 
     course_dir = base / "course"
     course.setup_course(course_dir)
@@ -79,7 +79,7 @@ def _course(base: Path) -> tuple[Path, object]:
 
 
 def _env() -> dict[str, str]:
-    from kerascourse.autograder.course import nbgrader_env
+    from kerascourse.autograder.pipeline.course import nbgrader_env
 
     return {**nbgrader_env(), "KERASCOURSE_FAST": "1", "KERASCOURSE_OFFLINE": "1"}
 
@@ -131,7 +131,7 @@ def run_nbgrader(base: Path, n: int) -> dict:
         path = course / "submitted" / f"s{i:02d}" / LAB / f"{LAB}.ipynb"
         path.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(_answered(solution, i), path)
-    from kerascourse.autograder.course import nbgrader_command
+    from kerascourse.autograder.pipeline.course import nbgrader_command
 
     start = time.perf_counter()
     proc = subprocess.run(
@@ -155,12 +155,12 @@ def _execute(path: str) -> float:
 def run_nbclient(base: Path, n: int, jobs: int) -> dict:
     """Execute the notebooks the pipeline's kernels run (tests stubbed), `jobs` at a time."""
     import nbformat
-    from kerascourse.autograder.pipeline import TEST_STUB, _is_test_cell
+    from kerascourse.autograder.pipeline import TEST_STUB, is_test_cell
 
     _, release = _course(base)
     stubbed = _solution(release)
     for cell in stubbed.cells:
-        if _is_test_cell(cell):
+        if is_test_cell(cell):
             cell.source = TEST_STUB
     paths = []
     for i in range(n):

@@ -149,7 +149,8 @@ def hidden_features(keras, digits, n: int = 5000) -> tuple[np.ndarray, np.ndarra
 
 def measure_tsne(features: np.ndarray) -> dict:
     from kerascourse.widgets import embed, neighbours_kept
-    from kerascourse.widgets.embeddings import _MEMORY, auto_jobs
+    from kerascourse.widgets._cache import EMBEDDINGS
+    from kerascourse.widgets.embeddings import auto_jobs
     from sklearn.manifold import TSNE
 
     jobs = auto_jobs(len(features))
@@ -161,7 +162,7 @@ def measure_tsne(features: np.ndarray) -> dict:
     theirs = TSNE(n_components=2, random_state=0).fit_transform(features)  # scikit-learn defaults
     t_theirs = time.perf_counter() - start
     threads = os.cpu_count() or 1  # what scikit-learn's OpenMP gradient uses
-    _MEMORY.clear()  # the first run's map is in memory; time a fresh run
+    EMBEDDINGS.clear()  # the first run's map is in memory; time a fresh run
     start = time.perf_counter()
     same = embed(features, method="tsne", implementation="opentsne", cache=False, n_jobs=threads)
     t_same = time.perf_counter() - start
@@ -187,11 +188,12 @@ def measure_tsne(features: np.ndarray) -> dict:
 
 def measure_pca_preview(features: np.ndarray, labels: np.ndarray) -> dict:
     from kerascourse.widgets import _render, embed
-    from kerascourse.widgets.embeddings import _MEMORY, scatter_picture
+    from kerascourse.widgets._cache import EMBEDDINGS
+    from kerascourse.widgets.embeddings import scatter_picture
 
     times = []
     for _ in range(5):
-        _MEMORY.clear()
+        EMBEDDINGS.clear()
         start = time.perf_counter()
         points = embed(features, method="pca")
         _render.encode_png(scatter_picture(points, labels, title="PCA preview"))

@@ -31,8 +31,9 @@ from ._errors import (
 )
 
 if TYPE_CHECKING:
+    from ._folders import image_folder
     from ._fonts import cjk_font_path, use_cjk_font
-    from ._loaders import Dataset, available, image_folder, load, stopwords_zh
+    from ._loaders import Dataset, available, load, stopwords_zh
     from ._manifest import ManifestEntry, manifest, verify
     from .online import load_online
     from .pretrain_base import pretrained_base
@@ -42,7 +43,7 @@ _LAZY = {
     "available": "._loaders",
     "load": "._loaders",
     "stopwords_zh": "._loaders",
-    "image_folder": "._loaders",
+    "image_folder": "._folders",
     "cjk_font_path": "._fonts",
     "use_cjk_font": "._fonts",
     "ManifestEntry": "._manifest",

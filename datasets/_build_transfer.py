@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ._build_common import SPLITS, Built
-from ._formats import _ZIP_EPOCH
+from ._formats import ZIP_EPOCH
 from ._splits import BUNDLE_SEED, split_indices
 
 #: The classes: capital letters that do not resemble a digit (no B, D, G, I, O, Q, S, Z);
@@ -146,7 +146,7 @@ def zip_bytes(members: list[tuple[str, bytes]]) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
         for name, data in members:
-            info = zipfile.ZipInfo(name, date_time=_ZIP_EPOCH)
+            info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
             info.compress_type = zipfile.ZIP_STORED
             info.create_system = 3
             info.external_attr = 0o644 << 16

@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import numpy as np
 
-_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+#: The fixed timestamp of every zip member the bundle writes (zip cannot store an earlier one).
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 REVIEWS_HEADER = "split\tlabel\ttext"
 
 
@@ -56,7 +57,7 @@ def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
             arr = np.ascontiguousarray(value)
             if arr.dtype.byteorder == ">":
                 arr = arr.astype(arr.dtype.newbyteorder("<"))
-            info = zipfile.ZipInfo(f"{key}.npy", date_time=_ZIP_EPOCH)
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=ZIP_EPOCH)
             info.compress_type = zipfile.ZIP_STORED
             info.create_system = 3  # "Unix" on every platform, or the bytes differ on Windows
             info.external_attr = 0o644 << 16

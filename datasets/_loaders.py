@@ -4,6 +4,9 @@ Why the conversions live here and not in the files: the files keep the compact, 
 form (uint8 pixels, float64 tabular values as scikit-learn ships them), and every chapter
 gets the same model-ready form: images float32 in [0, 1], labels int64, tabular features
 float32 and *unscaled* (fitting a scaler on the training split only is a lesson).
+
+``image_folder()`` (the same zip extracted as PNG folders) lives in ``_folders``; this
+module imports nothing of ``online`` or ``_folders``, which both build on it.
 """
 
 from __future__ import annotations
@@ -21,8 +24,6 @@ _RESOURCE_HINTS = {
     "font": "It is a font, not a dataset: use cjk_font_path() or use_cjk_font().",
     "weights": "It is a set of model weights, not a dataset: use pretrained_base().",
 }
-#: Marker written last into an extracted image folder: the SHA256 of the zip it came from.
-_EXTRACTED_MARKER = ".kerascourse-extracted"
 
 
 @dataclass(frozen=True, eq=False)
@@ -139,109 +140,6 @@ def _splits_of(arrays: dict[str, Any], convert: Callable[[str, Any], Any]) -> di
 
 def _names(arrays: dict[str, Any], key: str) -> list[str] | None:
     return [str(s) for s in arrays[key]] if key in arrays else None
-
-
-def image_folder(name: str) -> Path:
-    """The folder of a bundled image dataset, for ``keras.utils.image_dataset_from_directory``.
-
-    The images are bundled as one zip (verified against MANIFEST.json like every file);
-    the first call extracts it into ``$KERASCOURSE_DATA`` or ``~/.cache/kerascourse``
-    (``folders/<name>-<hash>/``; a temporary folder if that is not writable), later calls
-    reuse the extraction after checking that every file is there with its size.
-
-    Args:
-        name: a bundled image dataset stored as a folder, i.e. ``"letters"``.
-
-    Returns:
-        The dataset's root folder, holding ``train/``, ``val/`` and ``test/``, each with
-        one subfolder of PNG images per class (label ``i`` is the i-th class folder in
-        sorted order, as in ``load(name).class_names``).
-
-    Raises:
-        UnknownDatasetError: `name` is not an image dataset bundled as a folder.
-        MissingDataError, DataIntegrityError: the zip is missing or altered.
-
-    Example:
-        >>> root = image_folder("letters")
-        >>> sorted(p.name for p in root.iterdir())
-        ['test', 'train', 'val']
-    """
-    entries = {e.name: e for e in _manifest.manifest()}
-    folders = sorted(
-        n for n, e in entries.items() if e.kind == "images" and e.path.endswith(".zip")
-    )
-    if name not in folders:
-        hint = "It is stored as arrays: use load()." if name in entries else ""
-        raise UnknownDatasetError(unknown_name_message("image folder", name, folders, hint))
-    item = entries[name]
-    path = _manifest.check_file(item)
-    for parent in _extraction_parents():
-        target = parent / f"{name}-{item.sha256[:12]}"
-        try:
-            return _extract_once(path, item.sha256, target)
-        except OSError:
-            continue
-    msg = f"Could not extract {path} into {[str(p) for p in _extraction_parents()]}."
-    raise OSError(msg)
-
-
-def _extraction_parents() -> list[Path]:
-    import os
-    import tempfile
-
-    from .online import cache_dir
-
-    parents = []
-    try:
-        parents.append(cache_dir() / "folders")
-    except (ImportError, OSError, RuntimeError):  # no pooch, no HOME: the temp folder will do
-        pass
-    uid = os.getuid() if hasattr(os, "getuid") else "user"
-    parents.append(Path(tempfile.gettempdir()) / f"kerascourse-{uid}" / "folders")
-    return parents
-
-
-def _extract_once(zip_path: Path, sha256: str, target: Path) -> Path:
-    """Extract `zip_path` into `target` unless a complete extraction is already there."""
-    import shutil
-    import tempfile
-    import zipfile
-
-    with zipfile.ZipFile(zip_path) as zf:
-        members = [i for i in zf.infolist() if not i.is_dir()]
-        top = members[0].filename.split("/", 1)[0]
-        root = target / top
-        if _is_complete(target, root, members, sha256):
-            return root
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        try:
-            for info in members:
-                if info.filename.startswith("/") or ".." in Path(info.filename).parts:
-                    msg = f"Unsafe path {info.filename!r} in {zip_path}."
-                    raise ValueError(msg)
-                zf.extract(info, tmp)
-            (tmp / _EXTRACTED_MARKER).write_text(sha256, encoding="utf-8")
-            if target.exists():  # incomplete or altered: replace it
-                shutil.rmtree(target, ignore_errors=True)
-            try:
-                tmp.rename(target)
-            except OSError:  # another process won the race; use its extraction
-                if not _is_complete(target, root, members, sha256):
-                    raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return root
-
-
-def _is_complete(target: Path, root: Path, members: list[Any], sha256: str) -> bool:
-    marker = target / _EXTRACTED_MARKER
-    try:
-        if marker.read_text(encoding="utf-8") != sha256:
-            return False
-        return all((target / i.filename).stat().st_size == i.file_size for i in members)
-    except OSError:
-        return False
 
 
 def _read_image_zip(path: Path) -> dict[str, Any]:

@@ -87,7 +87,10 @@ def lab_server(tmp_path: Path):
 
     ``with lab_server(root) as (base, token):`` serves `root` on a free loopback port in
     FAST mode, with JupyterLab's settings in `tmp_path` (every cell rendered, no news
-    pop-up) so that autosave and workspaces never touch the repository.
+    pop-up) so that autosave and workspaces never touch the repository. It yields once
+    ``/api/status`` answers 200 and fails with the server's log when it does not within
+    two minutes. ``lab_server(root, make=True)`` runs the README's command itself,
+    ``make lab PORT=...`` in `root` (the repository), instead of the argv it ends in.
     """
     import contextlib
     import json
@@ -98,7 +101,7 @@ def lab_server(tmp_path: Path):
     from kerascourse import lab
 
     @contextlib.contextmanager
-    def start(root: Path):
+    def start(root: Path, *, make: bool = False):
         port, token = _free_port(), "kerascourse-browser-test"
         settings = tmp_path / "lab-settings" / "@jupyterlab"
         for plugin, values in {
@@ -117,6 +120,9 @@ def lab_server(tmp_path: Path):
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
         })  # fmt: skip
         argv = lab.lab_command(port=port, root=root, open_browser=False)
+        if make:  # `make lab` ends in `kerascourse lab`, which builds that same argv
+            argv = ["make", "--no-print-directory", "lab", f"PORT={port}"]
+            env["PORT"] = str(port)
         log_path = tmp_path / "server.log"
         with log_path.open("wb") as log:
             proc = subprocess.Popen(argv, cwd=root, env=env, stdout=log,
@@ -155,3 +161,4 @@ def browser(chromium: str, tmp_path: Path):
             yield context
         finally:
             context.close()
+

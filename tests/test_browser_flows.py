@@ -7,9 +7,15 @@ on 127.0.0.1, rooted at a throwaway nbgrader course that uses a throwaway exchan
 - Learner: open the Assignments tab (nbgrader's assignment list) after the instructor
   released lab 04, fetch it, open the notebook, write the callback into its solution cell,
   press **Validate** and read nbgrader's verdict, then **Submit**.
-- Instructor: collect, grade with the kit's own command (``kerascourse grade``: sandboxed
-  kernel, trusted scorer), open the formgrader and see the assignment with its submission,
-  then open the learner's feedback page.
+- Instructor: collect, put a second, wrong submission next to the learner's, grade both
+  with the kit's own command (``kerascourse grade``: sandboxed kernel, trusted scorer), open
+  the formgrader and see the assignment with its submissions, then open the learner's
+  feedback page.
+
+This is lab 04's one end-to-end grading: both students get exactly the expected per-cell
+scores (tests/support/labcase.py checks them, the feedback pages, the CSV and the class
+report as for every other lab), and the release nbgrader makes here is compared with the
+committed student version.
 
 Screenshots of each step go to ``benchmarks/results/screenshots/`` (overwritten each run);
 the README shows two of them.
@@ -23,20 +29,42 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from kerascourse.autograder import course as course_mod
+from kerascourse.autograder.core.registry import get_lab
+from kerascourse.autograder.pipeline import course as course_mod
+from kerascourse.autograder.pipeline.store import ResultsStore
+from support import labcase
 
 ROOT = Path(__file__).resolve().parents[1]
 LAB = "lab04_callbacks"
+SPEC = get_lab(LAB)
 COURSE_ID = "kerascourse"
 SHOTS = ROOT / "benchmarks" / "results" / "screenshots"
+#: The learner's cell (solution region); what the learner types is the lab's solution.
+CELL = "relative_early_stopping"
+#: Right decisions and stops, but state set once in __init__ and nothing restored.
+WRONG = """class RelativeEarlyStopping(keras.callbacks.Callback):
+    def __init__(self, patience=3, min_relative_delta=0.01, monitor="val_loss"):
+        super().__init__()
+        self.patience, self.min_relative_delta, self.monitor = patience, min_relative_delta, monitor
+        self.best, self.wait, self.decisions = math.inf, 0, []
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = float(logs[self.monitor])
+        if value < self.best * (1 - self.min_relative_delta):
+            self.best, self.wait, action = value, 0, "improved"
+        else:
+            self.wait += 1
+            action = "stopped" if self.wait >= self.patience else "waited"
+            self.model.stop_training = action == "stopped"
+        self.decisions.append({"epoch": epoch, "value": value, "action": action})
+"""
+WRONG_LOST = ("q3_restore", "q4_decision_log")
+WRONG_FEEDBACK = ("the model ended with epoch 7's weights; the best epoch was 4",)
 
 
 def _solution() -> str:
     """The lab's solution cell, without nbgrader's markers: what the learner types."""
-    nb = nbformat.read(ROOT / "labs" / LAB / f"{LAB}.ipynb", as_version=4)
-    (cell,) = [c for c in nb.cells
-               if c.metadata.get("nbgrader", {}).get("grade_id") == "relative_early_stopping"]  # fmt: skip
-    return "\n".join(ln for ln in cell.source.splitlines() if "### " not in ln)
+    return labcase.solution_sources(ROOT / "labs" / LAB / SPEC.notebook, (CELL,))[CELL]
 
 
 def _run(*argv: str, cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess:
@@ -63,7 +91,7 @@ def course(tmp_path: Path) -> Path:
         cfg.write(f"\nc.CourseDirectory.course_id = {COURSE_ID!r}\n")
         cfg.write(f"c.Exchange.root = {str(exchange)!r}\n")
         cfg.write(f"c.Exchange.cache = {str(tmp_path / 'exchange-cache')!r}\n")
-    course_mod.generate_assignment(course, LAB)
+    labcase.assert_release_is_committed(LAB, course_mod.generate_assignment(course, LAB))
     _run(*course_mod.nbgrader_command("release_assignment", LAB, "--force"), cwd=course)
     return course
 
@@ -90,7 +118,8 @@ def _rows(page, name: str):
 @pytest.mark.slow
 def test_learner_fetches_validates_submits_and_instructor_grades(server, course, browser):
     """Assignment list -> fetch -> write the callback -> Validate passes -> Submit; then
-    collect, `kerascourse grade`, the formgrader lists the submission, feedback opens."""
+    collect, add a wrong submission, `kerascourse grade` both with exact per-cell scores,
+    the formgrader lists the submission, feedback opens."""
     from playwright.sync_api import expect
 
     base, token = server
@@ -140,12 +169,24 @@ def test_learner_fetches_validates_submits_and_instructor_grades(server, course,
     fetched.first.locator(".item_status button", has_text="Submit").click()
     expect(_rows(page, "submitted")).to_have_count(1, timeout=60_000)
 
-    # --- instructor: collect and grade with the kit, then the formgrader
+    # --- instructor: collect, a second (wrong) submission beside it, grade with the kit
     _run(*course_mod.nbgrader_command("collect", LAB), cwd=course)
-    user = next((course / "submitted").iterdir()).name
+    (user,) = [p.name for p in (course / "submitted").iterdir()]
+    release = nbformat.read(course_mod.release_path(course, LAB), as_version=4)
+    labcase.submit(
+        release, SPEC, {CELL: WRONG}, course / "submitted" / "wrong" / LAB / SPEC.notebook
+    )
     kit = Path(sys.executable).parent / "kerascourse"
     _run(str(kit), "grade", LAB, str(course / "submitted"), "--course", str(course),
-         "--jobs", "1", "--no-progress", cwd=course)  # fmt: skip
+         "--jobs", "2", "--no-progress", cwd=course)  # fmt: skip
+    expected = {user: labcase.expected_scores(SPEC),
+                "wrong": labcase.expected_scores(SPEC, WRONG_LOST)}  # fmt: skip
+    store = ResultsStore(course, LAB)
+    records = {sid: store.get(sid) for sid in expected}
+    labcase.assert_graded_exactly(SPEC, course, records, expected, wrong=("wrong", WRONG_FEEDBACK))
+    labcase.assert_runs_cleanly_when_graded(course, SPEC, user)
+
+    # --- instructor: the formgrader
     page.goto(f"{base}/formgrader?token={token}", wait_until="domcontentloaded")
     row = page.locator("tr", has_text=LAB).first
     expect(row).to_be_visible(timeout=60_000)

@@ -311,6 +311,25 @@ def test_image_folder_reuses_and_repairs_its_extraction(data_cache: Path):
     assert victim.is_file()
 
 
+@pytest.mark.parametrize("member", ["../x.png", "letters/../../x.png", "/tmp/x.png"])
+def test_image_folder_refuses_a_member_that_escapes_its_folder(tmp_path: Path, member: str):
+    """Is a zip member outside the extraction folder an error, with nothing written?
+    (``ZipFile.extractall`` alone would quietly rename it into the folder.)"""
+    import zipfile
+
+    from kerascourse.datasets._folders import extract_once
+
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("letters/train/A/0.png", b"png")
+        zf.writestr(member, b"png")
+    target = tmp_path / "out" / "letters-0123"
+    with pytest.raises(ValueError, match=re.escape(f"Unsafe path {member!r}")):
+        extract_once(archive, "0" * 64, target)
+    assert not (tmp_path / "x.png").exists()
+    assert not (tmp_path / "out").exists()
+
+
 def test_image_folder_rejects_array_datasets():
     """Does image_folder('digits28') say it is stored as arrays, and list the folders?"""
     with pytest.raises(UnknownDatasetError, match=re.escape("use load()")) as info:

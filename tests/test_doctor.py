@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from kerascourse import doctor
+from kerascourse.runner import QUIET_TF_ENV
 
 
 def _doctor(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -22,20 +24,29 @@ def _doctor(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     )  # fmt: skip
 
 
-def test_doctor_passes_on_the_course_environment():
-    """Does the doctor exit 0 here and report Python, Keras, backend, data and font?"""
-    out = _doctor("--json")
+#: What TensorFlow's C++ side prints at import when it is not told to be quiet.
+TF_NOISE = re.compile(
+    r"oneDNN|cuda|absl::InitializeLog|cpu_feature_guard|^[IWEF]\d{4} \d\d:\d\d",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def test_doctor_passes_outside_make_and_prints_no_tensorflow_noise():
+    """Run as a learner would (the console script, no TF_* variables exported by make):
+    does it exit 0 and report Python, Keras, backend, data and font, and is stderr free
+    of TensorFlow's C++ start-up lines? (One run: each start imports TensorFlow.)"""
+    script = Path(sys.executable).with_name("kerascourse")
+    command = [str(script)] if script.is_file() else [sys.executable, "-m", "kerascourse"]
+    env = {k: v for k, v in os.environ.items() if k not in QUIET_TF_ENV}
+    out = subprocess.run(
+        [*command, "doctor", "--json"],
+        check=False, capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
+    assert not TF_NOISE.search(out.stderr), out.stderr
     report = {c["name"]: c for c in json.loads(out.stdout)}
-    for name in (
-        "Python",
-        "Keras",
-        "Keras backend",
-        "GPU",
-        "Platform",
-        "Bundled datasets",
-        "CJK font",
-    ):
+    for name in ("Python", "Keras", "Keras backend", "GPU", "Platform", "Bundled datasets",
+                 "CJK font"):  # fmt: skip
         assert name in report
     assert report["Keras"]["status"] == "ok"
     assert report["Keras"]["detail"].startswith("3.")
@@ -43,12 +54,15 @@ def test_doctor_passes_on_the_course_environment():
     assert report["GPU"]["status"] in {"ok", "info"}  # a CPU machine is fine, not a failure
 
 
-def test_doctor_prints_a_table():
+def test_doctor_prints_a_table(capsys):
     """Does the default output show a readable table with a verdict?"""
-    out = _doctor("--no-gpu")
-    assert out.returncode == 0
-    assert "kerascourse doctor" in out.stdout
-    assert "Ready." in out.stdout
+    from kerascourse import cli
+
+    assert cli.main(["doctor", "--no-gpu"]) == 0
+    out = capsys.readouterr().out
+    assert "kerascourse doctor" in out
+    assert "Keras backend" in out
+    assert "Ready." in out
 
 
 @pytest.fixture

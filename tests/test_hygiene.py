@@ -64,3 +64,4 @@ def test_chapter_has_prose_before_every_code_cell(path):
         previous = cell.cell_type
     assert nb.cells[0].cell_type == "markdown"
     assert nb.cells[0].source.startswith("# ")
+

@@ -1,12 +1,12 @@
-"""`make lab` serves JupyterLab at the course root on 127.0.0.1, and the page loads."""
+"""`make lab` serves JupyterLab at the course root on 127.0.0.1, and the page loads.
+
+The server is started by the shared ``lab_server`` fixture (tests/conftest.py) with
+``make=True``: the README's command, polled until it answers, stopped with its process group.
+"""
 
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -16,12 +16,6 @@ import pytest
 from kerascourse import lab
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _get(url: str) -> tuple[int, str]:
@@ -51,36 +45,14 @@ def test_course_root_error_names_the_fix(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_make_lab_serves_the_lab_page():
+def test_make_lab_serves_the_lab_page(lab_server):
     """Does `make lab` (the README command) start a server whose /lab page loads?"""
-    port, token = _free_port(), "kerascourse-test-token"
-    env = {**os.environ, "JUPYTER_TOKEN": token, "BROWSER": "true", "PORT": str(port)}
-    proc = subprocess.Popen(
-        ["make", "--no-print-directory", "lab", f"PORT={port}"], cwd=ROOT, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    try:
-        deadline, status = time.monotonic() + 120, 0
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                status, _ = _get(f"http://127.0.0.1:{port}/api/status?token={token}")
-                if status == 200:
-                    break
-            except OSError:
-                pass
-            time.sleep(1)
-        assert status == 200, f"server did not come up: {proc.poll()}"
-        status, page = _get(f"http://127.0.0.1:{port}/lab?token={token}")
+    with lab_server(ROOT, make=True) as (base, token):  # fails unless /api/status is 200
+        status, page = _get(f"{base}/lab?token={token}")
         assert status == 200
         assert "JupyterLab" in page
-        status, body = _get(f"http://127.0.0.1:{port}/api/contents/chapters?token={token}")
+        status, body = _get(f"{base}/api/contents/chapters?token={token}")
         assert status == 200
         assert "01_functional_api.ipynb" in body
-        status, body = _get(f"http://127.0.0.1:{port}/api/kernelspecs?token={token}")
+        status, body = _get(f"{base}/api/kernelspecs?token={token}")
         assert '"TF_CPP_MIN_LOG_LEVEL": "3"' in body, "kernels would not start with TF quiet"
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)

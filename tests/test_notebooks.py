@@ -24,8 +24,17 @@ ROOT = Path(__file__).resolve().parents[1]
 #: Executed by a stricter test of their own (the same FAST, offline, no-stderr run, plus
 #: their printed checks and the trusted score of their export): running them here too
 #: would repeat a minute of TensorFlow for nothing.
+#:
+#: The other labs' end-to-end tests (tests/autograder/labs/) do not count: the grading
+#: kernel runs the *release* with every test cell replaced by a stub (no self-check runs
+#: in it, hidden ones never), under nbgrader's IgnorePattern (known stderr noise dropped)
+#: and without the Python network guard (bubblewrap's network namespace, where it runs),
+#: and the autograded notebook keeps the trusted scorer's report in place of the test
+#: cells' outputs. Only this run executes a lab's self-checks in a kernel and sees all of
+#: their output; the end-to-end tests check the rest of the graded run for errors and
+#: stderr (support/labcase.py, assert_runs_cleanly_when_graded).
 EXECUTED_ELSEWHERE = {
-    "lab01_functional_api.ipynb": "tests/autograder/test_lab01.py::"
+    "lab01_functional_api.ipynb": "tests/autograder/labs/test_lab01.py::"
     "test_solution_runs_quietly_and_its_export_gets_full_marks",
 }
 NOTEBOOKS = [p for p in find_notebooks(ROOT) if p.name not in EXECUTED_ELSEWHERE]

@@ -47,16 +47,28 @@ def test_staleness_is_checked_where_nbgrader_already_runs():
 
     Not here: generating the seven releases costs a minute of nbgrader, and the end-to-end
     grading tests generate each lab's release anyway, so they compare it
-    (``release.comparable``) with the committed file: lab01 in
-    tests/autograder/test_pipeline.py, every other lab in tests/autograder/test_labs.py.
+    (``release.comparable``, in tests/support/labcase.py's ``assert_release_is_committed``)
+    with the committed file: lab01 in tests/autograder/pipeline/test_pipeline.py, lab04 in
+    tests/test_browser_flows.py, every other lab in its tests/autograder/labs/test_labNN.py
+    (``labcase.grade_a_class_of_two``).
     """
-    labs_test = (ROOT / "tests" / "autograder" / "test_labs.py").read_text()
-    pipeline_test = (ROOT / "tests" / "autograder" / "test_pipeline.py").read_text()
-    for text in (labs_test, pipeline_test):
+    tests = ROOT / "tests"
+    labcase = (tests / "support" / "labcase.py").read_text()
+    pipeline_test = (tests / "autograder" / "pipeline" / "test_pipeline.py").read_text()
+    for text in (labcase, pipeline_test):
         assert "release_mod.comparable(" in text
         assert "release_mod.stale_message(" in text
-    covered = set(re.findall(r'^        "(lab\d\d_[a-z_]+)",$', labs_test, re.MULTILINE))
-    covered.add("lab01_functional_api")  # test_pipeline.py's LAB
+    class_of_two = labcase.split("def grade_a_class_of_two(")[1].split("\ndef ")[0]
+    assert "assert_release_is_committed(" in class_of_two
+    covered = {"lab01_functional_api"}  # test_pipeline.py's LAB
+    browser = (tests / "test_browser_flows.py").read_text()
+    assert "labcase.assert_release_is_committed(LAB, " in browser
+    covered.update(re.findall(r'^LAB = "(lab\d\d_[a-z_]+)"$', browser, re.MULTILINE))
+    for path in sorted((tests / "autograder" / "labs").glob("test_lab*.py")):
+        text = path.read_text()
+        if "labcase.grade_a_class_of_two(CASE, " in text:
+            declared = r'^CASE = labcase\.Case\(\n    "(lab\d\d_[a-z_]+)",$'
+            covered.update(re.findall(declared, text, re.MULTILINE))
     assert covered == set(LAB_IDS)
 
 

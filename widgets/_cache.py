@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import weakref
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,15 @@ class LRU(OrderedDict):
         while len(self) > self.maxsize:
             self.popitem(last=False)
         return value
+
+
+#: In-memory embeddings (PCA previews and t-SNE maps) by key, shared by ``embeddings``'s
+#: functions; ``clear_caches()`` empties it. Here, below the explorers, so that clearing it
+#: needs no import of the explorer modules (which import ``_models``).
+EMBEDDINGS = LRU(maxsize=16)
+#: ``filters``'s maximised-activation patterns and receptive fields: model -> {settings
+#: key: result}; weak keys, so a deleted model takes its entries with it.
+PATTERNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def cache_dir() -> Path:

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ._cache import LRU, array_key, weights_key
+from ._cache import EMBEDDINGS, LRU, PATTERNS, array_key, weights_key
 
 _EXTRACTORS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -299,11 +299,9 @@ def clear_caches() -> None:
     Frees memory; never needed for correctness (caches are keyed by input and weights).
     The disk cache of t-SNE results is kept.
     """
-    from . import embeddings, filters
-
     _EXTRACTORS.clear()
-    filters._PATTERNS.clear()
-    embeddings._MEMORY.clear()
+    PATTERNS.clear()
+    EMBEDDINGS.clear()
 
 
 def layer_names(model: Any) -> list[str]:

@@ -32,7 +32,6 @@ FFT_FROM = 10_000
 #: 0.8 is about 27% faster and keeps 0.493 of each point's 10 nearest neighbours against
 #: 0.495 (scikit-learn's default TSNE: 0.496); see benchmarks/results/widgets.md.
 BH_THETA = 0.8
-_MEMORY = _cache.LRU(maxsize=16)
 
 
 class EmbeddingFallbackWarning(UserWarning):
@@ -232,7 +231,7 @@ def is_cached(
         return True
     x = _rows(features)
     name = _tsne_name(x, perplexity, seed, _implementation(implementation, warn=False))
-    return name in _MEMORY or (cache and _cache.load_array(name) is not None)
+    return name in _cache.EMBEDDINGS or (cache and _cache.load_array(name) is not None)
 
 
 def embed(
@@ -276,8 +275,8 @@ def embed(
         raise ValueError(msg)
     if method == "pca":
         key = ("pca", _cache.array_key(x), seed)
-        hit = _MEMORY.get(key)
-        return hit if hit is not None else _MEMORY.put(key, pca(x, 2, seed=seed))
+        hit = _cache.EMBEDDINGS.get(key)
+        return hit if hit is not None else _cache.EMBEDDINGS.put(key, pca(x, 2, seed=seed))
     limit = (len(x) - 1) / 3
     if not 0 < perplexity < limit:
         msg = (
@@ -288,13 +287,13 @@ def embed(
         raise ValueError(msg)
     impl = _implementation(implementation)
     name = _tsne_name(x, perplexity, seed, impl)
-    hit = _MEMORY.get(name)
+    hit = _cache.EMBEDDINGS.get(name)
     if hit is None and cache:
         hit = _cache.load_array(name)
     if hit is not None and hit.shape == (len(x), 2):
         if progress is not None:
             progress(1, 1)
-        return _MEMORY.put(name, hit)
+        return _cache.EMBEDDINGS.put(name, hit)
     reduced = pca(x, 50, seed=seed) if x.shape[1] > 50 else x
     run = _tsne_opentsne if impl == "opentsne" else _tsne_sklearn
     out = run(
@@ -302,7 +301,7 @@ def embed(
     )
     if cache:
         _cache.save_array(name, out)
-    return _MEMORY.put(name, out)
+    return _cache.EMBEDDINGS.put(name, out)
 
 
 def neighbours_kept(high: np.ndarray, low: np.ndarray, k: int = 10) -> float:

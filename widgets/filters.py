@@ -12,18 +12,15 @@ regularisation sliders and a ``Button`` to them.
 from __future__ import annotations
 
 import contextlib
-import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from . import _render
-from ._cache import weights_key
+from ._cache import PATTERNS, weights_key
 from ._explorer import Explorer
 from ._models import activation_extractor, check_index, check_model, model_label, resolve_layer
-
-_PATTERNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 #: Defaults of the gradient ascent (one place, used by the function and the widget).
 STEPS = 40
@@ -157,9 +154,9 @@ def _gradient_fn(loss_fn: Callable) -> Callable:
 
 
 def _pattern_cache(model: Any) -> dict:
-    cache = _PATTERNS.get(model)
+    cache = PATTERNS.get(model)
     if cache is None:
-        cache = _PATTERNS[model] = {}
+        cache = PATTERNS[model] = {}
     return cache
 
 

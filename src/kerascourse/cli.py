@@ -2,12 +2,19 @@
 
 Sub-commands are thin: each parses arguments and calls one module, so the same behaviour
 is reachable from Python (``kerascourse.doctor.run_checks()``) and from the shell.
+
+Why `main` quiets TensorFlow first: ``make`` exports the quiet environment, but a learner
+typing ``kerascourse doctor`` in a fresh shell does not, and TensorFlow reads
+``TF_CPP_MIN_LOG_LEVEL`` and ``TF_ENABLE_ONEDNN_OPTS`` once, when it is imported. Without
+them its C++ start-up lines ("oneDNN custom operations are on", CPU feature notes) land on
+stderr and look like errors. Values already set by the user win (``setdefault``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -89,8 +96,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def quiet_tensorflow() -> None:
+    """Set the kit's quiet TensorFlow environment, keeping any value the user already set.
+
+    Must run before anything imports TensorFlow (it reads these variables at import only);
+    sub-processes the commands start (kernels, the grader's sandbox) inherit them.
+    """
+    from kerascourse.runner import QUIET_TF_ENV  # standard library only: cheap
+
+    for name, value in QUIET_TF_ENV.items():
+        os.environ.setdefault(name, value)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``kerascourse`` console script."""
+    """Entry point of the ``kerascourse`` console script and of ``python -m kerascourse``."""
+    quiet_tensorflow()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

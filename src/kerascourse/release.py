@@ -2,7 +2,7 @@
 
 Why committed: a lab's Colab badge must open what a student gets (solutions replaced by
 stubs, hidden tests removed), and Colab can only open a file that is on GitHub. They are
-made by the kit's own nbgrader step (:func:`kerascourse.autograder.course.generate_assignment`,
+made by the kit's own nbgrader step (:func:`kerascourse.autograder.pipeline.course.generate_assignment`,
 the real ``nbgrader generate_assignment``) in a throwaway course, and only the notebook is
 copied to ``release/<lab_id>/<lab_id>.ipynb``. Not inside ``labs/``: nbgrader releases every
 file of ``labs/<lab_id>/``, so a student version there would be shipped with the lab.
@@ -39,9 +39,13 @@ def generate(labs_dir: Path, out_dir: Path, lab_id_list: Iterable[str] | None = 
         lab_id_list: the labs to generate. Defaults to every lab in ``labs_dir``.
 
     Raises:
-        kerascourse.autograder.course.CourseSetupError: nbgrader failed for a lab.
+        kerascourse.autograder.pipeline.course.CourseSetupError: nbgrader failed for a lab.
     """
-    from kerascourse.autograder.course import IGNORED_FILES, generate_assignment, setup_course
+    from kerascourse.autograder.pipeline.course import (
+        IGNORED_FILES,
+        generate_assignment,
+        setup_course,
+    )
 
     labs_dir, out_dir = Path(labs_dir).resolve(), Path(out_dir)
     ids = list(lab_id_list) if lab_id_list is not None else lab_ids(labs_dir)

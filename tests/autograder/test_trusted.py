@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -13,8 +14,8 @@ import nbformat
 import numpy as np
 import pytest
 from keras import layers
-from kerascourse.autograder import ArchitectureError, selfcheck, trusted
-from kerascourse.autograder.config import (
+from kerascourse.autograder import ArchitectureError, GraderBugError, selfcheck, trusted
+from kerascourse.autograder.core.config import (
     CONFIG_ENV,
     GraderConfig,
     GraderConfigError,
@@ -22,7 +23,9 @@ from kerascourse.autograder.config import (
     load_config,
     sha256_file,
 )
-from kerascourse.autograder.labspec import UnknownLabError, get_lab
+from kerascourse.autograder.core.registry import get_lab, lab_ids
+from kerascourse.autograder.core.results import CheckResult
+from kerascourse.autograder.core.spec import UnknownLabError
 from kerascourse.datasets import DataIntegrityError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -258,6 +261,97 @@ def test_selfcheck_rejects_an_unknown_part_and_grade_id():
         selfcheck.lab01("q2_budgte", model)
 
 
+def test_selfcheck_has_one_shortcut_per_registered_lab():
+    """Is there a ``selfcheck.labNN`` for every lab of the registry, and does a wrong
+    number list the ones there are?"""
+    want = {lab_id.split("_")[0]: lab_id for lab_id in lab_ids()}
+    assert selfcheck.shortcuts() == want
+    assert set(want) <= set(dir(selfcheck))
+    for name, lab_id in want.items():
+        assert getattr(selfcheck, name) is getattr(selfcheck, name)
+        assert lab_id in getattr(selfcheck, name).__doc__
+    with pytest.raises(AttributeError, match=re.escape("lab01 (lab01_functional_api)")):
+        selfcheck.lab99  # noqa: B018 - the attribute access is the test
+    assert not hasattr(selfcheck, "no_such_name")
+
+
+# --------------------------------------------------------------------------- lab hooks
+
+
+def _lab_with(monkeypatch, **changes):
+    """LAB's spec with `changes`, as the engine's registry returns it."""
+    from kerascourse.autograder.trusted import engine
+
+    spec = dataclasses.replace(get_lab(LAB), **changes)
+    monkeypatch.setattr(engine, "get_lab", lambda lab_id: spec)
+    return spec
+
+
+def test_a_lab_that_scores_its_own_export_is_handed_it(tmp_path, monkeypatch):
+    """Does the engine give a lab's ``score_export`` the exported text, its path, the
+    config and the sandbox, and return that lab's result as it is?"""
+    seen = {}
+
+    def score_export(lab, source, config, *, path, sandbox):
+        seen.update(lab=lab, source=source, config=config, path=path, sandbox=sandbox)
+        return "the lab's result"
+
+    spec = _lab_with(monkeypatch, submission="callback", score_export=score_export)
+    path = tmp_path / "submission_callback.py"
+    path.write_text("class A:\n    pass\n")
+    config, box = GraderConfig(), ("info", "policy", [])
+    assert trusted.score_submission(LAB, path, config, sandbox=box) == "the lab's result"
+    assert seen == {
+        "lab": spec,
+        "source": "class A:\n    pass\n",
+        "config": config,
+        "path": str(path),
+        "sandbox": box,
+    }
+    path.write_text("")
+    trusted.score_submission(LAB, path, config)
+    assert seen["source"] is None
+    assert seen["sandbox"] is None
+
+
+def test_a_lab_that_exports_code_without_a_scorer_is_a_grader_bug(tmp_path, monkeypatch):
+    """Is a spec that exports code but registers no ``score_export`` refused by name?"""
+    _lab_with(monkeypatch, submission="callback")
+    with pytest.raises(GraderBugError, match=re.escape("set LabSpec.score_export")):
+        trusted.score_submission(LAB, tmp_path / "submission_callback.py", GraderConfig())
+
+
+def test_the_helpers_a_lab_scores_with():
+    """Do ``zero_result`` and ``score_cell`` score like the engine: 0 with the reason and
+    flag on every cell; a cell all-or-nothing, a grader bug flagged once?"""
+    lab = get_lab(LAB)
+    reason = CheckResult("export", False, "nothing", "a file", "Export it.")
+    zero = trusted.zero_result(lab, "x.json", reason, trusted.FLAG_NO_MODEL, {"seed": 1})
+    assert list(zero.cells) == AUTOGRADED
+    assert zero.score == 0
+    assert zero.max_score == 9
+    assert zero.flags == [trusted.FLAG_NO_MODEL]
+    assert all(cell.results == [reason] for cell in zero.cells.values())
+
+    def broken(subject):
+        raise RuntimeError("a grader bug")
+
+    steps = {"ok": lambda subject: CheckResult("ok", True, "fine", "fine"), "bug": broken}
+
+    class Runner:
+        def run_check(self, name):
+            return trusted.run_step(steps, name, self, LAB)
+
+    cell = dataclasses.replace(lab.cell("q1_architecture"), visible=("ok",), hidden=())
+    flags: list[str] = []
+    assert trusted.score_cell(Runner(), cell, flags).score == cell.points
+    bugged = dataclasses.replace(cell, hidden=("bug", "bug"))
+    scored = trusted.score_cell(Runner(), bugged, flags)
+    assert scored.score == 0
+    assert scored.results[1].check == "bug (grader error)"
+    assert flags == [trusted.FLAG_GRADER_ERROR]
+
+
 # --------------------------------------------------------------------------- spec & config
 
 
@@ -329,10 +423,10 @@ def test_missing_config_file_names_the_way_out(tmp_path):
 
 def test_config_inside_the_repository_warns(tmp_path, monkeypatch):
     """Is a private config kept inside the course repository flagged as readable?"""
-    import kerascourse.autograder.config as config_module
+    import kerascourse.autograder.core.config as config_module
 
     (tmp_path / ".git").mkdir()
-    monkeypatch.setattr(config_module, "_REPO_ROOT", tmp_path)
+    monkeypatch.setattr(config_module, "REPO_ROOT", tmp_path)
     path = tmp_path / "grading.toml"
     path.write_text("seed = 3\n")
     with pytest.warns(PrivateConfigWarning, match="Move it outside"):

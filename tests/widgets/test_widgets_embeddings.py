@@ -16,6 +16,7 @@ from kerascourse.widgets import (
     subsample,
 )
 from kerascourse.widgets import embeddings as emb
+from kerascourse.widgets._cache import EMBEDDINGS
 from kerascourse.widgets._render import decode_png, figure_pixels
 
 N = 180  # points in the explorer tests: t-SNE takes about a second
@@ -83,7 +84,7 @@ def test_tsne_is_read_back_from_disk(blobs, monkeypatch, tmp_path):
     x, _ = blobs
     first = embed(x, perplexity=8)
     assert list((tmp_path / "embeddings").glob("tsne-opentsne-p8-s0-*.npy"))
-    emb._MEMORY.clear()  # as if the kernel had restarted
+    EMBEDDINGS.clear()  # as if the kernel had restarted
 
     def must_not_run(*args):
         raise AssertionError("t-SNE ran again")

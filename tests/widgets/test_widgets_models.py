@@ -85,6 +85,19 @@ def test_one_extractor_per_model(cnn):
     assert len(activation_extractor(cnn).extractor.outputs) == len(kw.layer_names(cnn))
 
 
+def test_clear_caches_forgets_extractors_patterns_and_embeddings(cnn):
+    """Does clear_caches() empty every in-memory cache, the explorers' ones included?"""
+    from kerascourse.widgets._cache import EMBEDDINGS, PATTERNS
+
+    first = activation_extractor(cnn)
+    PATTERNS[cnn] = {("receptive_field", "conv1"): None}
+    EMBEDDINGS.put("probe", np.zeros((3, 2)))
+    kw.clear_caches()
+    assert cnn not in PATTERNS
+    assert "probe" not in EMBEDDINGS
+    assert activation_extractor(cnn) is not first
+
+
 def test_unbuilt_sequential_says_how_to_build_it(keras, images):
     """Does a never-called Sequential model get the 'call model.build' fix?"""
     from keras import layers

@@ -43,6 +43,10 @@ CELLS = [
 ]
 
 
+# One worker runs this module: the other would only wait on the lock below for the kernel.
+pytestmark = pytest.mark.xdist_group("widgets_headless")
+
+
 @pytest.fixture(scope="session")
 def run(tmp_path_factory):
     """The executed notebook and its stderr lines, computed once for all xdist workers.

@@ -1,0 +1,1 @@
+"""Helpers shared by test modules (importable: pyproject puts tests/ on sys.path)."""

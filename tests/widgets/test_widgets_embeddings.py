@@ -145,9 +145,15 @@ def test_explorer_controls(explorer):
 
 
 def test_picture_shows_the_map_in_class_colours(explorer):
-    """Does the picture contain each class's colour and the widget hold the same PNG?"""
+    """Does the picture contain each class's colour and the widget hold the same PNG?
+
+    ``to_array()`` first: a fresh explorer shows the PCA preview until it is displayed or
+    asked for its map (then t-SNE runs), and under xdist this test may be the first of its
+    module on a worker.
+    """
+    expected = explorer.to_array()
     img = decode_png(explorer.image.value)
-    np.testing.assert_array_equal(img, explorer.to_array())
+    np.testing.assert_array_equal(img, expected)
     from kerascourse.widgets._render import class_colors
 
     for colour in class_colors(10):

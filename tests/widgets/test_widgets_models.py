@@ -86,16 +86,25 @@ def test_one_extractor_per_model(cnn):
 
 
 def test_clear_caches_forgets_extractors_patterns_and_embeddings(cnn):
-    """Does clear_caches() empty every in-memory cache, the explorers' ones included?"""
+    """Does clear_caches() empty every in-memory cache, the explorers' ones included?
+
+    The caches are process-wide: what other tests of this worker computed is put back
+    afterwards, so an explorer built before this test never recomputes its t-SNE map.
+    """
     from kerascourse.widgets._cache import EMBEDDINGS, PATTERNS
 
-    first = activation_extractor(cnn)
-    PATTERNS[cnn] = {("receptive_field", "conv1"): None}
-    EMBEDDINGS.put("probe", np.zeros((3, 2)))
-    kw.clear_caches()
-    assert cnn not in PATTERNS
-    assert "probe" not in EMBEDDINGS
-    assert activation_extractor(cnn) is not first
+    saved_embeddings, saved_patterns = dict(EMBEDDINGS), dict(PATTERNS)
+    try:
+        first = activation_extractor(cnn)
+        PATTERNS[cnn] = {("receptive_field", "conv1"): None}
+        EMBEDDINGS.put("probe", np.zeros((3, 2)))
+        kw.clear_caches()
+        assert cnn not in PATTERNS
+        assert "probe" not in EMBEDDINGS
+        assert activation_extractor(cnn) is not first
+    finally:
+        EMBEDDINGS.update(saved_embeddings)
+        PATTERNS.update(saved_patterns)
 
 
 def test_unbuilt_sequential_says_how_to_build_it(keras, images):

@@ -129,3 +129,20 @@ def test_unknown_backend_is_a_failure_with_the_fix(monkeypatch):
     check = doctor.check_backend()
     assert check.status == "fail"
     assert "tensorflow, jax or torch" in check.fix
+
+
+def test_a_too_old_python_fails_with_the_version_needed_and_the_fix():
+    """Is Python 3.10 a failure whose fix names 3.11 and the command to set up again?"""
+    check = doctor.check_python((3, 10, 13))
+    assert check.status == "fail"
+    assert check.required
+    assert check.detail == "3.10.13"
+    assert "Python 3.11+" in check.fix
+    assert "make PYTHON=python3.11 lab" in check.fix
+    assert doctor.exit_code([check]) == 1
+
+
+def test_the_python_floor_itself_is_fine():
+    """Is exactly the floor (3.11.0) ok, and the running Python too?"""
+    assert doctor.check_python((3, 11, 0)).status == "ok"
+    assert doctor.check_python().status == "ok"

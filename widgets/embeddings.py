@@ -1,13 +1,14 @@
 """Embedding explorer: a layer's hidden features for a labelled dataset, in 2-D.
 
 Pure functions: :func:`extract_features` (one layer's outputs for every sample, cached
-with the model's extractor), :func:`subsample` (5,000 points by default, like
-TensorBoard's projector), :func:`embed` (PCA, instant; t-SNE with openTSNE: Barnes-Hut
-under 10,000 points, FFT above; scikit-learn only as a fallback; cached on disk keyed by
-a hash of the features and the parameters) and :func:`neighbours_kept` (how much of each
-point's neighbourhood survives in 2-D). :func:`plot_embedding` returns a Figure;
-:class:`EmbeddingExplorer` wires layer, method, perplexity and point controls to them and
-shows the PCA preview while t-SNE runs.
+with the model's extractor), :func:`subsample` (5,000 points by default, which openTSNE
+embeds in 15 s here, benchmarks/results/widgets.md; TensorBoard's projector samples 10,000
+for t-SNE, 5,000 only for UMAP and 50,000 for PCA), :func:`embed` (PCA, instant; t-SNE with
+openTSNE: Barnes-Hut under 10,000 points, FFT above; scikit-learn only as a fallback; cached
+on disk keyed by a hash of the features and the parameters) and :func:`neighbours_kept`
+(how much of each point's neighbourhood survives in 2-D). :func:`plot_embedding` returns a
+Figure; :class:`EmbeddingExplorer` wires layer, method, perplexity and point controls to them
+and shows the PCA preview while t-SNE runs.
 """
 
 from __future__ import annotations

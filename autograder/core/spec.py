@@ -174,6 +174,11 @@ class LabSpec:
             grade cell's checks by name on what it returns (``run_check(name)``, like
             ``trusted.Scorer``). Defaults to `None` (the subject is a Keras model, rebuilt
             from ``model.to_json()`` and checked by the engine's steps).
+        needs_tensorflow: why this lab can be graded only with ``KERAS_BACKEND=tensorflow``
+            (e.g. a model that takes raw strings through ``TextVectorization``, which runs
+            on TensorFlow string tensors that JAX and PyTorch do not have), or None where
+            every backend grades it. Tests and ``benchmarks/gpu_check.py`` skip the lab
+            under other backends with this reason. Defaults to `None`.
     """
 
     lab_id: str
@@ -208,6 +213,7 @@ class LabSpec:
     submission: str = "model"
     score_export: Callable[..., Any] | None = field(default=None, repr=False)
     local_scorer: Callable[[Any, int], Any] | None = field(default=None, repr=False)
+    needs_tensorflow: str | None = None
 
     def cell(self, grade_id: str) -> GradeCell:
         """The grade cell with this id; :class:`UnknownLabError` lists the valid ids."""

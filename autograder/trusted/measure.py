@@ -245,7 +245,7 @@ class Measurer:
         """Rebuild ``json_text``, let the lab prepare it (pretrained weights), compile it
         with the learner's optimizer and the recipe's loss: the student's model and its
         twin start the same way. Raises the submission's :class:`GradingError`."""
-        from kerascourse.autograder.checks import quality
+        from kerascourse.autograder.checks import device, quality
 
         recipe = self.lab.recipe
         model = quality.rebuild_model(json_text, max_bytes=self.lab.max_json_bytes)
@@ -255,7 +255,7 @@ class Measurer:
             optimizer=self._student_optimizer(),
             loss=recipe.loss,
             loss_weights=recipe.loss_weights,
-            jit_compile=False,
+            jit_compile=device.jit_compile(),
         )
         return model
 
@@ -264,9 +264,11 @@ class Measurer:
         timed, and fitted to nothing of the task it is no solution (``LabSpec.reference_model``).
         It draws from its own seed generators: the student's run is the same without it."""
         import numpy as np
+        from kerascourse.autograder.checks import device
 
         reference = self.lab.reference_model()  # type: ignore[misc]  # checked by the caller
-        reference.compile(optimizer=self._optimizer(), loss="mse", jit_compile=False)
+        jit = device.jit_compile()
+        reference.compile(optimizer=self._optimizer(), loss="mse", jit_compile=jit)
         x = self.data.x_train
         rows = len(next(iter(x.values())) if isinstance(x, dict) else x)
         (output,) = reference.outputs

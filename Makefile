@@ -50,7 +50,7 @@ bench: $(STAMP)
 
 # Regenerate the lock after changing pyproject.toml dependencies (needs PyPI).
 lock: $(STAMP)
-	$(VENV)/bin/uv pip compile pyproject.toml --extra tf-cpu --extra course --extra dev --extra jax \
+	$(VENV)/bin/uv pip compile pyproject.toml --extra tf-cpu --extra course --extra dev \
 	  --python-version 3.11 --python-platform x86_64-manylinux_2_28 -o $(LOCK)
 
 # Colab: put the badge and the set-up cell (kerascourse.colab) into every chapter and lab,

@@ -24,7 +24,6 @@ GRADE_EXAMPLES = """examples:
   kerascourse grade lab01_functional_api ~/course/submitted
   kerascourse grade lab01_functional_api downloads.zip --course ~/course --jobs 2
   kerascourse grade lab01_functional_api submissions/ --config /srv/grading/kerascourse.toml
-  kerascourse grade lab01_functional_api submitted/ --labs ~/kerascourse/labs   # from a wheel
 
 SUBMISSIONS may be nbgrader's submitted/<student>/<lab>/ folder, a folder of notebooks named
 after students (Canvas and Moodle names are understood) or one folder per student, or a
@@ -33,7 +32,6 @@ after students (Canvas and Moodle names are understood) or one folder per studen
 CHECK_EXAMPLES = """examples:
   kerascourse check lab01_functional_api.ipynb
   kerascourse check my_work.ipynb --lab lab01_functional_api
-  kerascourse check lab01_functional_api.ipynb --labs ~/kerascourse/labs   # from a wheel
 
 Runs the instructor's grading on your notebook (student id "me") with the public grader
 settings and prints your score and the path of your feedback page."""
@@ -91,14 +89,6 @@ def register(sub: Any) -> None:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--labs",
-        default=None,
-        metavar="DIR",
-        help="the lab sources (a course checkout's labs/ folder), used when the course is "
-        "set up (default: the checkout's labs/ when kerascourse runs from one; an installed "
-        "wheel has none)",
-    )
-    parser.add_argument(
         "--config",
         default=None,
         help="private grader config TOML (default: $KERASCOURSE_GRADER_CONFIG, else public)",
@@ -129,7 +119,6 @@ def _options(args: argparse.Namespace, **extra: Any) -> Any:
     from kerascourse.autograder.pipeline import GradeOptions
 
     return GradeOptions(
-        labs_dir=args.labs,
         config_path=args.config,
         timeout=args.timeout,
         sandbox=args.sandbox,
@@ -174,22 +163,12 @@ def _grade(args: argparse.Namespace) -> int:
         dask_scheduler=args.dask,
     )
     try:
-        _check_labs(args.labs, args.lab_id)
         report = _run(args.lab_id, submissions, course, options)
     except _known_errors() as exc:
         sys.stderr.write(f"kerascourse grade: {exc}\n")
         return 2
     print_summary(report)
     return 1 if any(r.get("grader_error") for r in report.records) else 0
-
-
-def _check_labs(labs: str | None, lab_id: str) -> None:
-    """Refuse a ``--labs`` folder without the lab before anything is graded."""
-    if labs is not None:
-        from kerascourse.autograder.core.registry import get_lab
-        from kerascourse.autograder.pipeline.course import labs_source
-
-        labs_source(labs, get_lab(lab_id).lab_id)
 
 
 def check_course_dir(lab_id: str) -> Path:
@@ -223,7 +202,6 @@ def _check(args: argparse.Namespace) -> int:
         from kerascourse.autograder.core.registry import get_lab
 
         lab = get_lab(lab_id)
-        _check_labs(args.labs, lab.lab_id)
         course = Path(args.course).expanduser() if args.course else check_course_dir(lab.lab_id)
         inbox = course / ".kerascourse" / "check_in"
         shutil.rmtree(inbox, ignore_errors=True)

@@ -16,12 +16,10 @@ real GPU branches run only on a machine with a GPU.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any
 
 from kerascourse.autograder.checks.keras_utils import import_keras
-from kerascourse.autograder.core.config import GraderConfigError
 from kerascourse.autograder.core.results import CheckResult, DeviceError, GraderBugError
 
 __all__ = [
@@ -32,9 +30,6 @@ __all__ = [
     "gpu_devices",
     "gpu_peak_memory",
     "is_gpu_device",
-    "jit_compile",
-    "require_backend",
-    "require_gpu_available",
     "reset_gpu_peak_memory",
     "weight_devices",
     "weights_on_gpu",
@@ -44,7 +39,6 @@ __all__ = [
 POLICIES = ("auto", "always", "never")
 
 _GPU_PREFIXES = ("gpu", "cuda", "rocm", "mps")
-_XLA_DETERMINISM = "--xla_gpu_deterministic_ops"
 
 
 def backend_name() -> str:
@@ -183,95 +177,19 @@ def enable_deterministic_ops() -> None:
     """Ask the backend for deterministic kernels (same seed -> same weights).
 
     TF: ``tf.config.experimental.enable_op_determinism()`` (process-wide, and it makes TF
-    raise on ops without a deterministic kernel instead of silently varying). JAX: XLA's
-    CPU kernels are deterministic; on a GPU, XLA reads ``--xla_gpu_deterministic_ops=true``
-    from ``XLA_FLAGS`` when JAX starts its GPU backend, so this adds the flag to the
-    environment (it takes effect only if called before the process's first JAX array:
-    call it first thing, as ``benchmarks/gpu_check.py`` does, or set it in the grader's
-    environment). torch: ``torch.use_deterministic_algorithms(True, warn_only=True)``.
+    raise on ops without a deterministic kernel instead of silently varying). JAX is
+    deterministic on CPU and, for the ops Keras uses, on GPU. torch:
+    ``torch.use_deterministic_algorithms(True, warn_only=True)``.
     """
     backend = backend_name()
     if backend == "tensorflow":
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
-    elif backend == "jax":
-        flags = os.environ.get("XLA_FLAGS", "")
-        if _XLA_DETERMINISM not in flags:
-            os.environ["XLA_FLAGS"] = f"{flags} {_XLA_DETERMINISM}=true".strip()
     elif backend == "torch":
         import torch
 
         torch.use_deterministic_algorithms(True, warn_only=True)
-
-
-def jit_compile() -> bool | str:
-    """The ``jit_compile`` the grader compiles every model with under this backend.
-
-    Why per backend: under TensorFlow, ``False`` (graphs without XLA: the same kernels with
-    and without op determinism, which turns XLA off), so the grader and the learner's
-    self-check agree to the float. JAX with ``jit_compile=False`` runs each train step op by
-    op in Python (measured on lab01: 3.2 s an epoch against 0.5 s compiled, on 2 CPU
-    cores), so under JAX (and torch) it is ``"auto"``: Keras compiles where every layer
-    supports it and quietly runs the rest eagerly (lab05's random-augmentation layers),
-    and keeps torch eager.
-    """
-    return False if backend_name() == "tensorflow" else "auto"
-
-
-def require_gpu_available(policy: str, *, gpus: Sequence[str] | None = None) -> None:
-    """Stop before grading anyone when the config asks for a GPU this machine lacks.
-
-    Why before: under ``device_policy = "always"`` every submission would lose its device
-    cell on a CPU-only grading machine, which is the grader's set-up, not the learners'
-    fault. ``auto`` and ``never`` never stop here.
-
-    Args:
-        policy: the grader config's ``device_policy``.
-        gpus: the machine's GPUs; None asks the backend (:func:`gpu_devices`). Tests inject
-            a list. Defaults to `None`.
-
-    Raises:
-        GraderConfigError: ``policy`` is ``"always"`` and no GPU is visible; the message
-            names the backend and both fixes.
-        GraderBugError: ``policy`` is not one of :data:`POLICIES`.
-    """
-    if policy not in POLICIES:
-        msg = f"Unknown device policy {policy!r}. Valid policies: {list(POLICIES)}."
-        raise GraderBugError(msg)
-    if policy != "always" or list(gpu_devices() if gpus is None else gpus):
-        return
-    hidden = os.environ.get("CUDA_VISIBLE_DEVICES")
-    seen = f" (CUDA_VISIBLE_DEVICES={hidden!r} hides every GPU)" if hidden == "" else ""
-    msg = (
-        f"The grader config sets device_policy = 'always', but Keras' {backend_name()} "
-        f"backend sees no GPU on this machine{seen}, so every submission would fail its "
-        "device check. Grade on a machine with a GPU and a GPU build of the backend "
-        "(jax[cuda12], tensorflow[and-cuda] or torch with CUDA), or set device_policy = "
-        "'auto' (a GPU is required only where the grader has one) in the grader config."
-    )
-    raise GraderConfigError(msg)
-
-
-def require_backend(lab: Any) -> None:
-    """Stop before grading a lab the active Keras backend cannot grade.
-
-    Why: a lab that needs TensorFlow (``LabSpec.needs_tensorflow``, e.g. lab06's string
-    model) fails to train under JAX, and the grader would blame every learner's model.
-
-    Raises:
-        GraderConfigError: the lab needs TensorFlow and the backend is another; the message
-            gives the lab's reason and the fix.
-    """
-    reason = getattr(lab, "needs_tensorflow", None)
-    backend = backend_name()
-    if reason and backend != "tensorflow":
-        msg = (
-            f"{lab.lab_id} can be graded only with the TensorFlow backend: {reason}. "
-            f"Keras runs on {backend} here: set KERAS_BACKEND=tensorflow (and install "
-            "tensorflow-cpu or tensorflow[and-cuda]) for this lab."
-        )
-        raise GraderConfigError(msg)
 
 
 _NO_GPU_ADVICE = (

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-#: The repository checkout this package was loaded from (``pip install -e .`` or run from
-#: the source tree) or, for an installed wheel, the installed ``kerascourse`` package
-#: folder, which holds no ``labs/``: a wheel ships no lab sources (solutions and hidden
-#: tests stay with the instructor), so grading from one needs ``--labs DIR``.
+#: The repository checkout this package was loaded from (``pip install -e .``) or, for an
+#: installed wheel, the folder above the package, which then holds no ``labs/``.
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: The labs' nbgrader source folder of that checkout.
 LABS_DIR = REPO_ROOT / "labs"
@@ -28,8 +26,3 @@ def checkout_of(labs_dir: str | Path) -> Path | None:
     """The checkout that holds ``labs_dir``, or None when it stands on its own."""
     parent = Path(labs_dir).resolve().parent
     return parent if is_checkout(parent) else None
-
-
-def default_labs_dir() -> Path | None:
-    """The checkout's ``labs/`` when this package runs from a checkout, else None (a wheel)."""
-    return LABS_DIR if LABS_DIR.is_dir() and is_checkout(REPO_ROOT) else None

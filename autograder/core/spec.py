@@ -20,25 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kerascourse.autograder.checks.blocks import BlockSpec
-from kerascourse.autograder.core.results import CheckResult
 from kerascourse.datasets._errors import unknown_name_message
 
 #: Quality metrics a lab may name; ``quality.METRICS`` maps each to the grader's function.
 METRIC_NAMES: tuple[str, ...] = ("accuracy", "r2", "mse")
-#: A recipe's loss in a learner's words: its name, and the labels and output it needs.
-LOSS_WORDS: dict[str, tuple[str, str]] = {
-    "sparse_categorical_crossentropy": (
-        "sparse categorical cross-entropy",
-        "integer class labels, so one softmax probability per class",
-    ),
-    "categorical_crossentropy": (
-        "categorical cross-entropy",
-        "one-hot labels, so one softmax probability per class",
-    ),
-    "binary_crossentropy": ("binary cross-entropy", "0/1 labels, so one sigmoid probability"),
-    "mse": ("mean squared error", "a real-valued target, so a linear output"),
-    "mae": ("mean absolute error", "a real-valued target, so a linear output"),
-}
 
 
 class UnknownLabError(ValueError):
@@ -109,16 +94,7 @@ class LabSpec:
         public_data: ``public_data(seed)`` returns ``(x_train, y_train, x_test, y_test)``
             of the public grader data (bundled with the course; labs that sample it, like
             lab02's pairs, draw with the grader's seed, so a private seed gives other data).
-        reference_model: builds the grader's *timing reference* for the epoch-time ratio,
-            or None for a lab that grades no epoch time (``recipe.reference_epochs=0``).
-            It runs in the learner's kernel too (the self-check times the same ratio), so
-            it ships in the package, and therefore it must not be a solution: a model as
-            costly per epoch as a good solution (the same input shapes, the same kinds and
-            sizes of layers) whose only output is not the lab's (``reference_out``), which
-            the grader compiles with mean squared error and fits to zeros: it is timed,
-            never graded, and learns nothing of the task. The labs' solutions live only in
-            their nbgrader source notebooks (``labs/<lab_id>/``), which no learner's kernel
-            can import or read when graded (``tests/autograder/test_solutions_hidden.py``).
+        reference_model: builds the grader's reference model for the time ratio.
         export_file: the file the notebook's last cell writes.
         max_json_bytes: larger architecture files are refused unread.
         metric: the quality metric the grader computes with numpy, a key of
@@ -147,9 +123,6 @@ class LabSpec:
             or raises :class:`ArchitectureError` (the ``pretrained`` check reports it).
         frozen_layers: layer names (found anywhere, nested models included) that must be
             exported with ``trainable=False`` (the ``frozen`` check).
-        data_kind: what the grader feeds the model, in a learner's words ("28x28
-            grayscale digit images"); the advice of a failed training run names it
-            (:meth:`training_advice`). Defaults to `"the grader's data"`.
         private_npz: whether an instructor may give this lab's grader data as a private
             ``.npz`` (four numeric arrays). False where the data cannot be held that way
             (text: ``np.load(allow_pickle=False)`` cannot return the object arrays of
@@ -174,11 +147,6 @@ class LabSpec:
             grade cell's checks by name on what it returns (``run_check(name)``, like
             ``trusted.Scorer``). Defaults to `None` (the subject is a Keras model, rebuilt
             from ``model.to_json()`` and checked by the engine's steps).
-        needs_tensorflow: why this lab can be graded only with ``KERAS_BACKEND=tensorflow``
-            (e.g. a model that takes raw strings through ``TextVectorization``, which runs
-            on TensorFlow string tensors that JAX and PyTorch do not have), or None where
-            every backend grades it. Tests and ``benchmarks/gpu_check.py`` skip the lab
-            under other backends with this reason. Defaults to `None`.
     """
 
     lab_id: str
@@ -194,7 +162,7 @@ class LabSpec:
     quality_threshold: float
     recipe: Recipe
     public_data: Callable[[int], tuple[Any, Any, Any, Any]] = field(repr=False)
-    reference_model: Callable[[], Any] | None = field(default=None, repr=False)
+    reference_model: Callable[[], Any] = field(repr=False)
     export_file: str = "submission_model.json"
     max_json_bytes: int = 1_000_000
     metric: str = "accuracy"
@@ -208,12 +176,10 @@ class LabSpec:
     baseline: Callable[[Any, Any, Any, Any], float] | None = field(default=None, repr=False)
     prepare_model: Callable[[Any], Any] | None = field(default=None, repr=False)
     frozen_layers: tuple[str, ...] = ()
-    data_kind: str = "the grader's data"
     private_npz: bool = True
     submission: str = "model"
     score_export: Callable[..., Any] | None = field(default=None, repr=False)
     local_scorer: Callable[[Any, int], Any] | None = field(default=None, repr=False)
-    needs_tensorflow: str | None = None
 
     def cell(self, grade_id: str) -> GradeCell:
         """The grade cell with this id; :class:`UnknownLabError` lists the valid ids."""
@@ -241,48 +207,9 @@ class LabSpec:
         """
         return self.submission != "model"
 
-    def training_failed(self, err: Exception) -> CheckResult:
-        """The failed ``training`` check of a model the grader could not train."""
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
-        shapes = ", ".join(f"'{n}' {s}" for n, s in {**self.inputs, **self.outputs}.items())
-        return CheckResult(
-            check="training",
-            passed=False,
-            measured=f"the grader could not train your model ({type(err).__name__}: {first})",
-            allowed=f"a model that trains on {self.data_kind}: inputs and outputs {shapes}",
-            advice=self.training_advice(),
-        )
-
-    def training_advice(self) -> str:
-        """What to fix when the grader cannot train the model, from this lab's recipe.
-
-        Why from the spec: the grader's data, losses and labels differ by lab (MSE on
-        table rows, a loss per output, binary cross-entropy on text), so one fixed
-        sentence misleads most learners. Names the cell that checks the outputs.
-        """
-        recipe = self.recipe
-        losses = (
-            recipe.loss
-            if isinstance(recipe.loss, dict)
-            else dict.fromkeys(self.outputs, recipe.loss)
-        )
-        parts = []
-        for output, loss in losses.items():
-            words, needs = LOSS_WORDS.get(loss, (loss, "the labels that loss expects"))
-            parts.append(f"{words} on '{output}' {self.outputs.get(output, '')} ({needs})")
-        inputs = ", ".join(f"'{name}' {shape}" for name, shape in self.inputs.items())
-        plural = "s" if len(self.inputs) > 1 else ""
-        cell = next((c.grade_id for c in self.autograded if "outputs" in c.checks), "")
-        first = f"Fix the test {cell} first: t" if cell else "T"
-        metric = {"r2": "R²"}.get(self.metric, self.metric)
-        if self.metric_output:
-            metric += f" of '{self.metric_output}'"
-        return (
-            f"{first}he grader feeds {self.data_kind} to your model's input{plural} {inputs} "
-            f"and trains it with {' and '.join(parts)}, then measures its {metric}."
-        )
-
     @property
     def max_score(self) -> float:
         """Total points of the lab, manual cells included."""
         return float(sum(cell.points for cell in self.grade_cells))
+
+

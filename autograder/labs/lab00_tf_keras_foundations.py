@@ -34,20 +34,16 @@ def public_data(seed: int = 0) -> tuple[Any, Any, Any, Any]:
     return scale_x(x_train), scale_y(y_train), scale_x(data.x_test), scale_y(data.y_test)
 
 
-def _lab00_timing_reference() -> Any:
-    """The grader's timing reference for lab00: an MLP the size of a good solution.
-
-    Not a solution (see ``LabSpec.reference_model``): its output is ``reference_out``,
-    not ``target``, and the grader fits it to zeros, so it is timed and never graded.
-    """
+def _lab00_reference_model() -> Any:
+    """The grader's reference MLP for lab00's time ratio (the size of a good solution)."""
     import keras
     from keras import layers
 
-    inputs = keras.Input(shape=(10,))
+    inputs = keras.Input(shape=(10,), name="features")
     x = layers.Dense(32, activation="relu")(inputs)
     x = layers.Dense(16, activation="relu")(x)
-    outputs = layers.Dense(1, name="reference_out")(x)
-    return keras.Model(inputs, outputs, name="timing_reference")
+    outputs = layers.Dense(1, name="target")(x)
+    return keras.Model(inputs, outputs, name="reference_mlp")
 
 
 SPEC = LabSpec(
@@ -100,9 +96,8 @@ SPEC = LabSpec(
         reference_epochs=4,
     ),
     public_data=public_data,
-    reference_model=_lab00_timing_reference,
+    reference_model=_lab00_reference_model,
     metric="r2",
-    data_kind="rows of 10 standardised diabetes features",
     tuned_optimizers=("Adam", "AdamW", "Nadam", "RMSprop", "SGD"),
     learning_rate_range=(1e-4, 0.3),
 )

@@ -13,25 +13,20 @@ def public_data(seed: int = 0) -> tuple[Any, Any, Any, Any]:
     return train_and_test("digits28")
 
 
-def _lab01_timing_reference() -> Any:
-    """The grader's timing reference for lab01: a CNN the size of a good solution.
-
-    Not a solution (see ``LabSpec.reference_model``): its output is ``reference_out``,
-    ten linear units, not ``digit``'s probabilities, and the grader fits it to zeros, so
-    it is timed and never graded.
-    """
+def _lab01_reference_model() -> Any:
+    """The grader's reference CNN for lab01's time ratio (the size of a good solution)."""
     import keras
     from keras import layers
 
-    inputs = keras.Input(shape=(28, 28, 1))
+    inputs = keras.Input(shape=(28, 28, 1), name="image")
     x = layers.Conv2D(16, 3, activation="relu")(inputs)
     x = layers.MaxPooling2D()(x)
     x = layers.Conv2D(32, 3, activation="relu")(x)
     x = layers.MaxPooling2D()(x)
     x = layers.Flatten()(x)
     x = layers.Dense(32, activation="relu")(x)
-    outputs = layers.Dense(10, name="reference_out")(x)
-    return keras.Model(inputs, outputs, name="timing_reference")
+    outputs = layers.Dense(10, activation="softmax", name="digit")(x)
+    return keras.Model(inputs, outputs, name="reference_cnn")
 
 
 SPEC = LabSpec(
@@ -74,6 +69,5 @@ SPEC = LabSpec(
     quality_threshold=0.92,
     recipe=Recipe(epochs=8),
     public_data=public_data,
-    reference_model=_lab01_timing_reference,
-    data_kind="28x28 grayscale digit images",
+    reference_model=_lab01_reference_model,
 )

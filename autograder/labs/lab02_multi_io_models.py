@@ -41,27 +41,28 @@ def public_data(seed: int = 0) -> tuple[Any, Any, Any, Any]:
     return train[0], train[1], test[0], test[1]
 
 
-def _lab02_timing_reference() -> Any:
-    """The grader's timing reference for lab02: two-image CNNs the size of a good solution.
-
-    Not a solution (see ``LabSpec.reference_model``): each image has its own plain
-    convolution stack (nothing shared, the lab's point), one output ``reference_out``
-    instead of ``same`` and ``left_digit``, and the grader fits it to zeros, so it is
-    timed and never graded. Its inputs keep the lab's names: the grader's training data
-    is a dictionary keyed by them.
-    """
+def _lab02_reference_model() -> Any:
+    """The grader's reference siamese CNN for lab02's time ratio (a good solution's size)."""
     import keras
     from keras import layers
 
-    images = {side: keras.Input(shape=(28, 28, 1), name=side) for side in ("left", "right")}
-    features = []
-    for image in images.values():
-        x = image
-        for filters in (16, 32):
-            x = layers.MaxPooling2D()(layers.Conv2D(filters, 3, activation="relu")(x))
-        features.append(layers.Dense(32, activation="relu")(layers.Flatten()(x)))
-    x = layers.Dense(32, activation="relu")(layers.concatenate(features))
-    return keras.Model(images, layers.Dense(11, name="reference_out")(x), name="timing_reference")
+    image = keras.Input(shape=(28, 28, 1))
+    x = layers.Conv2D(16, 3, activation="relu")(image)
+    x = layers.MaxPooling2D()(x)
+    x = layers.Conv2D(32, 3, activation="relu")(x)
+    x = layers.MaxPooling2D()(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(32, activation="relu")(x)
+    encoder = keras.Model(image, x, name="encoder")
+    left = keras.Input(shape=(28, 28, 1), name="left")
+    right = keras.Input(shape=(28, 28, 1), name="right")
+    a, b = encoder(left), encoder(right)
+    gap = layers.subtract([a, b])
+    joined = layers.concatenate([a, b, layers.multiply([gap, gap])])
+    joined = layers.Dense(32, activation="relu")(joined)
+    same = layers.Dense(1, activation="sigmoid", name="same")(joined)
+    digit = layers.Dense(10, activation="softmax", name="left_digit")(a)
+    return keras.Model({"left": left, "right": right}, {"same": same, "left_digit": digit})
 
 
 SPEC = LabSpec(
@@ -113,9 +114,8 @@ SPEC = LabSpec(
         reference_epochs=4,
     ),
     public_data=public_data,
-    reference_model=_lab02_timing_reference,
+    reference_model=_lab02_reference_model,
     metric="accuracy",
-    data_kind="pairs of 28x28 grayscale digit images",
     metric_output="same",
     shared_layers=("encoder",),
 )

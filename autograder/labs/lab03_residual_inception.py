@@ -35,6 +35,37 @@ def lab03_conv_bn(x: Any, filters: int, kernel_size: int, name: str, strides: in
     return layers.Activation("relu", name=f"{name}_relu")(x)
 
 
+def _lab03_residual_block(x: Any, filters: int, name: str, strides: int = 1) -> Any:
+    """The reference residual block (the lab's solution)."""
+    from keras import layers
+
+    y = lab03_conv_bn(x, filters, 3, f"{name}_a", strides=strides)
+    y = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_b_conv")(y)
+    y = layers.BatchNormalization(name=f"{name}_b_bn")(y)
+    shortcut = x
+    if strides != 1 or x.shape[-1] != filters:
+        shortcut = layers.Conv2D(
+            filters, 1, strides=strides, use_bias=False, name=f"{name}_proj_conv"
+        )(x)
+        shortcut = layers.BatchNormalization(name=f"{name}_proj_bn")(shortcut)
+    y = layers.add([y, shortcut], name=f"{name}_add")
+    return layers.Activation("relu", name=f"{name}_out")(y)
+
+
+def _lab03_inception_block(
+    x: Any, f1: int, f3r: int, f3: int, f5r: int, f5: int, fp: int, name: str
+) -> Any:
+    """The reference inception block (the lab's solution)."""
+    from keras import layers
+
+    a = lab03_conv_bn(x, f1, 1, f"{name}_1x1")
+    b = lab03_conv_bn(lab03_conv_bn(x, f3r, 1, f"{name}_3x3_reduce"), f3, 3, f"{name}_3x3")
+    c = lab03_conv_bn(lab03_conv_bn(x, f5r, 1, f"{name}_5x5_reduce"), f5, 5, f"{name}_5x5")
+    d = layers.MaxPooling2D(3, strides=1, padding="same", name=f"{name}_pool")(x)
+    d = lab03_conv_bn(d, fp, 1, f"{name}_pool_proj")
+    return layers.concatenate([a, b, c, d], name=f"{name}_out")
+
+
 def lab03_network(residual_block: Callable[..., Any], inception_block: Callable[..., Any]) -> Any:
     """Lab03's network, assembled from the given block functions (the notebook calls this).
 
@@ -53,6 +84,11 @@ def lab03_network(residual_block: Callable[..., Any], inception_block: Callable[
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     outputs = layers.Dense(10, activation="softmax", name="digit")(x)
     return keras.Model(inputs, outputs, name="residual_net")
+
+
+def _lab03_reference_model() -> Any:
+    """The solution's network (the block specs below are its numbers)."""
+    return lab03_network(_lab03_residual_block, _lab03_inception_block)
 
 
 _RES_CALL = "residual_block(x, filters, name, strides)"
@@ -100,7 +136,7 @@ SPEC = LabSpec(
         reference_epochs=0,
     ),
     public_data=public_data,
-    # No timing reference: this lab grades no epoch time (reference_epochs=0).
+    reference_model=_lab03_reference_model,
     blocks=(
         BlockSpec(
             "inception",
@@ -118,6 +154,5 @@ SPEC = LabSpec(
         *(BlockSpec(f"res{i}", "residual", (7, 7, 32), 18_688, 2, _RES_CALL) for i in (6, 7, 8)),
     ),
     min_depth=20,
-    data_kind="28x28 grayscale digit images",
     max_loss_ratio=0.5,
 )

@@ -5,8 +5,7 @@ holds no weights, so a transfer-learning submission is graded by rebuilding it, 
 the bundled pretrained weights (``datasets.pretrained_base()``'s file, hash-checked) into
 the layers with the base's names, and training it with the learner's ``trainable`` flags.
 A learner who froze the early blocks therefore trains fewer weights, faster: the epoch
-time ratio against a reference of the same size (blocks 1 and 2 frozen) is part of the
-budget.
+time ratio against the reference (block 1 and 2 frozen) is part of the budget.
 
 Importing this module imports no Keras.
 """
@@ -19,7 +18,7 @@ from kerascourse.autograder.checks.keras_utils import leaf_layers
 from kerascourse.autograder.core.results import ArchitectureError, CheckResult
 from kerascourse.autograder.core.spec import GradeCell, LabSpec, Recipe
 
-__all__ = ["FROZEN", "SPEC", "load_pretrained_weights"]
+__all__ = ["SPEC", "build_reference", "load_pretrained_weights"]
 
 #: Layers a submission must export frozen: the base's early blocks. Block 3 stays free,
 #: its batch norm included: in Keras 3.15.1 ``fit`` overrides the ``training=False`` a base
@@ -74,29 +73,23 @@ def load_pretrained_weights(model: Any) -> CheckResult:
     return CheckResult("pretrained", True, f"pretrained weights loaded into {names}", allowed)
 
 
-def _lab05_timing_reference() -> Any:
-    """The grader's timing reference for lab05: a net the size of a good solution.
-
-    Not a solution (see ``LabSpec.reference_model``): a plain stack with the pretrained
-    base's layer kinds and shapes (three Conv-BN-ReLU blocks, 32/64/128 channels) and the
-    first two blocks frozen, like a good solution, but with fresh weights and none of the
-    base's layer names (so no pretrained weights load into it), an output
-    ``reference_out`` instead of ``letter``, and fitted to zeros by the grader: timed,
-    never graded. The augmentation layers stay: a good solution pays for them too.
-    """
+def build_reference() -> Any:
+    """The lab's solution: augmentation, the base with blocks 1-2 frozen, a softmax head."""
     import keras
     from keras import layers
 
-    inputs = keras.Input(shape=(28, 28, 1))
-    x = layers.RandomTranslation(0.1, 0.1)(layers.RandomRotation(0.05)(inputs))
-    for block, filters in enumerate((32, 64, 128), start=1):
-        frozen = block < 3
-        x = layers.Conv2D(filters, 3, padding="same", use_bias=False, trainable=not frozen)(x)
-        x = layers.BatchNormalization(trainable=not frozen)(x)
-        x = layers.Activation("relu")(x)
-        x = layers.MaxPooling2D()(x) if frozen else layers.GlobalAveragePooling2D()(x)
-    outputs = layers.Dense(10, name="reference_out")(layers.Dropout(0.3)(x))
-    return keras.Model(inputs, outputs, name="timing_reference")
+    from kerascourse import datasets
+
+    base = datasets.pretrained_base()
+    for name in FROZEN:
+        base.get_layer(name).trainable = False
+    inputs = keras.Input(shape=(28, 28, 1), name="image")
+    x = layers.RandomRotation(0.05, name="rotate")(inputs)
+    x = layers.RandomTranslation(0.1, 0.1, name="shift")(x)
+    x = base(x, training=False)
+    x = layers.Dropout(0.3, name="head_dropout")(x)
+    outputs = layers.Dense(10, activation="softmax", name="letter")(x)
+    return keras.Model(inputs, outputs, name="letters_finetuned")
 
 
 SPEC = LabSpec(
@@ -142,8 +135,7 @@ SPEC = LabSpec(
     quality_threshold=0.85,
     recipe=Recipe(learning_rate=1e-3, epochs=8, batch_size=32, reference_epochs=4),
     public_data=_letters_grader_data,
-    reference_model=_lab05_timing_reference,
+    reference_model=build_reference,
     prepare_model=load_pretrained_weights,
     frozen_layers=FROZEN,
-    data_kind="28x28 grayscale letter images",
 )

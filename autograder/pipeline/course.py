@@ -25,7 +25,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from kerascourse.autograder.core.checkout import LABS_DIR, default_labs_dir
+from kerascourse.autograder.core.checkout import LABS_DIR
 from kerascourse.autograder.core.registry import get_lab
 
 #: The repository's lab sources (``labs/labNN_slug/labNN_slug.ipynb``).
@@ -119,50 +119,9 @@ def config_text(course_dir: Path, labs_dir: Path, *, cell_timeout: int = CELL_TI
     )
 
 
-def labs_source(labs_dir: str | os.PathLike[str] | None = None, lab_id: str | None = None) -> Path:
-    """The lab sources to set a course up from: `labs_dir`, else the checkout's ``labs/``.
-
-    Why a check of its own: an installed wheel ships no ``labs/`` (the sources hold the
-    solutions and hidden tests), so outside a checkout the instructor names the folder
-    (``kerascourse grade --labs DIR``), and a wrong one is refused before any grading.
-
-    Raises:
-        CourseSetupError: no `labs_dir` and no checkout, `labs_dir` is not a folder, or it
-            has no ``<lab_id>/<notebook>``; the message names the fix.
-    """
-    if labs_dir is None:
-        found = default_labs_dir()
-        if found is None:
-            msg = (
-                f"No lab sources to set up the course from: this kerascourse is installed "
-                f"without the course's labs/ folder (not a checkout: no {LABS_DIR}). Pass "
-                "--labs DIR, the labs/ folder of a course checkout (git clone "
-                "https://github.com/beyond-sequential/kerascourse), or --course a course "
-                "folder already set up (from Python: setup_course(course_dir, labs_dir))."
-            )
-            raise CourseSetupError(msg)
-        labs_dir = found
-    labs = Path(labs_dir).expanduser().resolve()
-    if not labs.is_dir():
-        msg = (
-            f"Lab sources not found: {labs} is not a directory. Pass --labs (labs_dir=) the "
-            "repository's labs/ folder (one labNN_slug/ folder per lab)."
-        )
-        raise CourseSetupError(msg)
-    if lab_id is not None:
-        notebook = labs / lab_id / get_lab(lab_id).notebook
-        if not notebook.is_file():
-            msg = (
-                f"Lab sources {labs} hold no {lab_id} ({notebook} is missing). Pass --labs "
-                "(labs_dir=) the repository's labs/ folder (one labNN_slug/ folder per lab)."
-            )
-            raise CourseSetupError(msg)
-    return labs
-
-
 def setup_course(
     course_dir: str | os.PathLike[str],
-    labs_dir: str | os.PathLike[str] | None = None,
+    labs_dir: str | os.PathLike[str] = LABS_DIR,
     *,
     cell_timeout: int = CELL_TIMEOUT_S,
 ) -> Path:
@@ -174,15 +133,21 @@ def setup_course(
     Args:
         course_dir: the instructor's course directory (created if missing). Keep it
             outside the repository: it will hold students' submissions and the gradebook.
-        labs_dir: the lab sources (one folder per lab). Defaults to `None`: the
-            checkout's ``labs/`` (:func:`labs_source`; an installed wheel has none).
+        labs_dir: the lab sources (one folder per lab). Defaults to the repository's
+            ``labs/``.
         cell_timeout: seconds per cell before nbgrader interrupts the kernel. Defaults
             to `300`.
 
     Raises:
-        CourseSetupError: no lab sources (see :func:`labs_source`).
+        CourseSetupError: ``labs_dir`` is not a directory.
     """
-    labs_dir = labs_source(labs_dir)
+    labs_dir = Path(labs_dir).resolve()
+    if not labs_dir.is_dir():
+        msg = (
+            f"Lab sources not found: {labs_dir} is not a directory. Pass labs_dir= the "
+            "repository's labs/ folder (one labNN_slug/ folder per lab)."
+        )
+        raise CourseSetupError(msg)
     course = Path(course_dir).resolve()
     course.mkdir(parents=True, exist_ok=True)
     path = course / CONFIG_NAME

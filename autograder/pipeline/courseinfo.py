@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kerascourse.autograder.core.checkout import LABS_DIR
+
 
 @dataclass(frozen=True)
 class CourseInfo:
@@ -63,9 +65,9 @@ def prepare_course(course_dir: Path, lab_id: str, labs_dir: str | None = None) -
     """
     from kerascourse.autograder.pipeline import course as course_mod
 
-    if not (course_dir / course_mod.CONFIG_NAME).exists():  # no labs: refused before mkdir
-        course_mod.setup_course(course_dir, course_mod.labs_source(labs_dir, lab_id))
     course_dir.mkdir(parents=True, exist_ok=True)
+    if not (course_dir / course_mod.CONFIG_NAME).exists():
+        course_mod.setup_course(course_dir, labs_dir or LABS_DIR)
     release = course_mod.release_path(course_dir, lab_id)
     info = read_course(course_dir)
     if not release.is_file() or not gradebook_has(info.db_url, lab_id):

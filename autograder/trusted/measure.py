@@ -175,10 +175,14 @@ class Measurer:
         except GradingError as err:
             out.error = err.result
             return out
+        reference = self.lab.reference_model()
+        reference.compile(
+            optimizer=self._optimizer(),
+            loss=recipe.loss,
+            loss_weights=recipe.loss_weights,
+            jit_compile=False,
+        )
         reference_epochs = min(self.epochs, recipe.reference_epochs)
-        if self.lab.reference_model is None:
-            reference_epochs = 0
-        reference, zeros = self._timing_reference() if reference_epochs else (None, None)
         for epoch in range(self.epochs):
             try:
                 if epoch == 0:
@@ -188,10 +192,10 @@ class Measurer:
                 if epoch == 0:
                     out.peak_after = device.gpu_peak_memory()
             except Exception as err:  # noqa: BLE001 - a model that cannot train is the submission's fault
-                out.error = self.lab.training_failed(err)
+                out.error = _training_failed(err, self.lab)
                 return out
             if epoch < reference_epochs:
-                out.reference_times.append(self._fit_epoch(reference, epoch, y=zeros))
+                out.reference_times.append(self._fit_epoch(reference, epoch))
         metric, _ = quality.METRICS[self.lab.metric]
         target = self.lab.metric_output
         y_test = data.y_test[target] if target else data.y_test
@@ -236,7 +240,7 @@ class Measurer:
             for epoch in range(self.epochs):
                 out.epoch_times.append(self._fit_epoch(twin, epoch, out.losses))
         except Exception as err:  # noqa: BLE001 - a twin that cannot train: the submission's shape
-            out.error = self.lab.training_failed(err)
+            out.error = _training_failed(err, self.lab)
             return out
         out.model = twin
         return out
@@ -245,7 +249,7 @@ class Measurer:
         """Rebuild ``json_text``, let the lab prepare it (pretrained weights), compile it
         with the learner's optimizer and the recipe's loss: the student's model and its
         twin start the same way. Raises the submission's :class:`GradingError`."""
-        from kerascourse.autograder.checks import device, quality
+        from kerascourse.autograder.checks import quality
 
         recipe = self.lab.recipe
         model = quality.rebuild_model(json_text, max_bytes=self.lab.max_json_bytes)
@@ -255,37 +259,19 @@ class Measurer:
             optimizer=self._student_optimizer(),
             loss=recipe.loss,
             loss_weights=recipe.loss_weights,
-            jit_compile=device.jit_compile(),
+            jit_compile=False,
         )
         return model
 
-    def _timing_reference(self) -> tuple[Any, Any]:
-        """The lab's timing reference, compiled, and the zeros it is fitted to: it is only
-        timed, and fitted to nothing of the task it is no solution (``LabSpec.reference_model``).
-        It draws from its own seed generators: the student's run is the same without it."""
-        import numpy as np
-        from kerascourse.autograder.checks import device
-
-        reference = self.lab.reference_model()  # type: ignore[misc]  # checked by the caller
-        jit = device.jit_compile()
-        reference.compile(optimizer=self._optimizer(), loss="mse", jit_compile=jit)
-        x = self.data.x_train
-        rows = len(next(iter(x.values())) if isinstance(x, dict) else x)
-        (output,) = reference.outputs
-        return reference, np.zeros((rows, *output.shape[1:]), dtype="float32")
-
-    def _fit_epoch(
-        self, model: Any, epoch: int, losses: list[float] | None = None, *, y: Any = None
-    ) -> float:
+    def _fit_epoch(self, model: Any, epoch: int, losses: list[float] | None = None) -> float:
         """Train one more epoch of ``model``; return its wall time in seconds.
 
-        ``losses``, when given, gets the epoch's training loss (the mean over its batches);
-        ``y`` replaces the grader's labels (the timing reference's zeros).
+        ``losses``, when given, gets the epoch's training loss (the mean over its batches).
         """
         start = perf_counter()
         history = model.fit(
             self.data.x_train,
-            self.data.y_train if y is None else y,
+            self.data.y_train,
             epochs=epoch + 1,
             initial_epoch=epoch,
             batch_size=self.lab.recipe.batch_size,
@@ -360,3 +346,16 @@ def _safe(fn: Callable[[], Any]) -> Any:
         return fn()
     except Exception:  # noqa: BLE001 - a report number must never stop the scoring
         return None
+
+
+def _training_failed(err: Exception, lab: LabSpec) -> CheckResult:
+    first = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
+    shapes = ", ".join(f"'{n}' {s}" for n, s in lab.inputs.items())
+    return CheckResult(
+        check="training",
+        passed=False,
+        measured=f"the grader could not train your model ({type(err).__name__}: {first})",
+        allowed=f"a model that trains on inputs {shapes} with integer labels",
+        advice="Fix the inputs and outputs test (q1) first: the grader feeds its images to "
+        "your model's input and trains it with sparse categorical cross-entropy.",
+    )

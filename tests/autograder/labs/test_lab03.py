@@ -18,7 +18,7 @@ from kerascourse.autograder.checks.twin import TwinError, plain_twin, weighted_d
 from kerascourse.autograder.core.results import ArchitectureError
 from kerascourse.autograder.labs.lab03_residual_inception import SPEC as LAB03
 from kerascourse.autograder.labs.lab03_residual_inception import lab03_conv_bn
-from support import labcase, solutions
+from support import labcase
 
 WRONG_BLOCK = """def residual_block(x, filters, name, strides=1):
     y = conv_bn(x, filters, 3, f"{name}_a", strides=strides)
@@ -47,17 +47,16 @@ class TestNotebook(labcase.NotebookTests):
 
 
 @pytest.fixture(scope="module")
-def solution():
-    """The lab's solution network (the notebook's solution cells, tests/support/solutions.py)."""
-    return solutions.lab03_model()
+def reference():
+    return LAB03.reference_model()
 
 
 def _bn(channels: int) -> int:
     return 4 * channels  # gamma, beta, moving mean, moving variance
 
 
-def test_block_specs_are_the_solutions_numbers(solution):
-    """Do the spec's block parameters match the formula and the notebook's solution?"""
+def test_block_specs_are_the_reference_solutions_numbers(reference):
+    """Do the spec's block parameters match the formula and the reference model?"""
     conv = lambda k, c_in, c_out: k * k * c_in * c_out  # no bias: BN follows
     identity16 = conv(3, 16, 16) * 2 + _bn(16) * 2
     projection = conv(3, 16, 32) + conv(3, 32, 32) + _bn(32) * 2 + conv(1, 16, 32) + _bn(32)
@@ -68,23 +67,23 @@ def test_block_specs_are_the_solutions_numbers(solution):
     specs = {b.name: b.params for b in LAB03.blocks}
     assert {name: specs[name] for name in expected} == expected
     for block in LAB03.blocks:
-        mine = [la for la in solution.layers if la.name.startswith(block.name + "_")]
+        mine = [la for la in reference.layers if la.name.startswith(block.name + "_")]
         assert sum(la.count_params() for la in mine) == block.params, block.name
-    assert check_blocks(solution, LAB03.blocks, "blocks").passed
+    assert check_blocks(reference, LAB03.blocks, "blocks").passed
 
 
-def test_plain_twin_drops_every_add_and_only_the_projection(solution):
+def test_plain_twin_drops_every_add_and_only_the_projection(reference):
     """Does the twin lose the 8 Adds and res5's projection, and keep every other layer?"""
-    twin_json, removed = plain_twin(solution.to_json())
+    twin_json, removed = plain_twin(reference.to_json())
     adds = [f"res{i}_add" for i in range(1, 9)]
     assert removed == [*adds, "res5_proj_bn", "res5_proj_conv"]  # pruned from the Add outwards
     twin = keras.models.model_from_json(twin_json)
     assert not [la for la in twin.layers if isinstance(la, layers.Add)]
-    assert solution.count_params() - twin.count_params() == 16 * 32 + _bn(32)
-    kept = {la.name for la in solution.layers} - set(removed)
+    assert reference.count_params() - twin.count_params() == 16 * 32 + _bn(32)
+    kept = {la.name for la in reference.layers} - set(removed)
     assert {la.name for la in twin.layers} == kept
     depth = lambda m: max(weighted_depth(json.loads(m.to_json())).values())
-    assert depth(twin) == depth(solution) == 20
+    assert depth(twin) == depth(reference) == 20
     # the main branch is what each block's ReLU now reads
     assert twin.get_layer("res1_out").input.name == twin.get_layer("res1_b_bn").output.name
     x = np.zeros((2, 28, 28, 1), "float32")

@@ -15,7 +15,7 @@ from kerascourse.autograder.labs.lab05_transfer_learning import (
     SPEC,
     load_pretrained_weights,
 )
-from support import labcase, solutions
+from support import labcase
 
 from kerascourse import datasets
 
@@ -49,8 +49,8 @@ class TestNotebook(labcase.NotebookTests):
 
 @pytest.fixture(scope="module")
 def rebuilt():
-    """The notebook's solution as the grader sees it: rebuilt from JSON, no weights."""
-    return rebuild_model(solutions.lab05_model().to_json())
+    """The reference solution as the grader sees it: rebuilt from JSON, no weights."""
+    return rebuild_model(SPEC.reference_model().to_json())
 
 
 def test_frozen_flags_survive_the_export(rebuilt):
